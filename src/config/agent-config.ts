@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { absolutePath, duration, nonEmptyString, stringList } from '../plan/fields.js';
+
+export const SOURCE_NAMES = ['file', 'userdata', 'tags'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/** The kinds the design names; policy lists may name them even in a build that lacks one. */
+export const POLICY_KINDS = ['exec', 'script', 'pull', 'unit', 'file', 'wait'] as const;
+
+
+/**
+ * `null` switches a probe off (design §4); an absent key takes the default. zod's `.default()` only fires on
+ * undefined, which is exactly that distinction.
+ */
+const probeOff = <T extends z.ZodType>(schema: T) => schema.nullable();
+
+const sourcePolicy = (allow: string[]) =>
+  z.strictObject({ allow: stringList('task kinds').default(allow) }).prefault({});
+
+export const agentConfigSchema = z.strictObject({
+  apiVersion: z.literal('postjoin/v1alpha1').optional(),
+  kind: z.literal('AgentConfig').optional(),
+  sources: z
+    .array(z.enum(SOURCE_NAMES), { error: 'expected a list of sources' })
+    .refine((s) => new Set(s).size === s.length, { message: 'a source is listed twice' })
+    .default(['file', 'userdata', 'tags']),
+  tasksDir: absolutePath('tasksDir').default('/etc/postjoin/tasks.d'),
+  imds: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      budget: duration('total retry budget for one IMDS read').prefault('2m'),
+    })
+    .prefault({}),
+  containerd: z
+    .strictObject({
+      socket: absolutePath('containerd.socket').default('/run/containerd/containerd.sock'),
+      namespace: nonEmptyString('containerd.namespace').default('k8s.io'),
+    })
+    .prefault({}),
+  readiness: z
+    .strictObject({
+      timeout: duration('how long to wait for readiness before exit 3').prefault('10m'),
+      units: probeOff(stringList('unit names')).default(['containerd.service', 'kubelet.service']),
+      kubeletHealthz: probeOff(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL or null' })).default(
+        'http://127.0.0.1:10248/healthz',
+      ),
+      containerd: probeOff(z.boolean()).default(true),
+    })
+    .prefault({}),
+  policy: z
+    .strictObject({
+      file: sourcePolicy(['exec', 'script', 'pull', 'unit', 'file', 'wait']),
+      userdata: sourcePolicy(['exec', 'script', 'pull', 'unit', 'file', 'wait']),
+      tags: sourcePolicy(['pull', 'unit', 'wait']),
+      registries: stringList('registry host globs').default([]),
+      units: stringList('unit name globs').default([]),
+    })
+    .prefault({}),
+  /** Not in the design's example: the whole run's deadline, so the unit's TimeoutStartSec can sit above it. */
+  runTimeout: duration('deadline for the whole run, readiness included').prefault('55m'),
+});
+
+type Parsed = z.output<typeof agentConfigSchema>;
+
+/** The config as the agent uses it: probes that are off are simply absent. */
+export interface AgentConfig {
+  path: string;
+  sources: SourceName[];
+  tasksDir: string;
+  imds: { enabled: boolean; budgetMs: number };
+  containerd: { socket: string; namespace: string };
+  readiness: { timeoutMs: number; units: string[]; kubeletHealthz: string | null; containerd: boolean };
+  policy: Policy;
+  runTimeoutMs: number;
+}
+
+export interface Policy {
+  file: { allow: string[] };
+  userdata: { allow: string[] };
+  tags: { allow: string[] };
+  registries: string[];
+  units: string[];
+}
+
+export function toAgentConfig(p: Parsed, path: string): AgentConfig {
+  return {
+    path,
+    sources: p.sources,
+    tasksDir: p.tasksDir,
+    imds: { enabled: p.imds.enabled, budgetMs: p.imds.budget },
+    containerd: p.containerd,
+    readiness: {
+      timeoutMs: p.readiness.timeout,
+      units: p.readiness.units ?? [],
+      kubeletHealthz: p.readiness.kubeletHealthz,
+      containerd: p.readiness.containerd ?? false,
+    },
+    policy: p.policy,
+    runTimeoutMs: p.runTimeout,
+  };
+}

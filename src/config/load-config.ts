@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { InvalidInput, ProblemList, type Problem } from '../errors.js';
+import { parseDocuments } from '../plan/yaml-documents.js';
+import { zodProblems } from '../plan/zod-problems.js';
+import { formatPath } from '../plan/yaml-documents.js';
+import { POLICY_KINDS, agentConfigSchema, toAgentConfig, type AgentConfig } from './agent-config.js';
+
+export interface LoadedConfig {
+  config: AgentConfig;
+  /** False when the file was missing and the built-in defaults apply. */
+  fromFile: boolean;
+}
+
+/**
+ * Loads the agent config. A missing file means built-in defaults (design §3), so an AMI can ship without one;
+ * an unreadable or invalid one is exit 2, naming the file and the key.
+ */
+export async function loadConfig(path: string, knownKinds: readonly string[]): Promise<LoadedConfig> {
+  const source = `config ${path}`;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { config: parseConfig({}, path, knownKinds), fromFile: false };
+    throw new InvalidInput({ source, message: `cannot read: ${(err as Error).message}` });
+  }
+  const docs = parseDocuments(text, path.endsWith('.json') ? 'json' : 'yaml', source);
+  if (docs.length > 1) throw new InvalidInput({ source, message: 'holds more than one YAML document; the agent config is one' });
+  const doc = docs[0];
+  const value = doc?.value ?? {};
+  return { config: parseConfig(value, path, knownKinds, doc?.lineOf), fromFile: true };
+}
+
+export function parseConfig(
+  value: unknown,
+  path: string,
+  knownKinds: readonly string[],
+  lineOf?: (p: readonly (string | number)[]) => number | undefined,
+): AgentConfig {
+  const source = `config ${path}`;
+  const locate = (p: readonly (string | number)[]): Pick<Problem, 'source' | 'at' | 'line'> => ({
+    source,
+    at: formatPath(p),
+    line: lineOf?.(p),
+  });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidInput({ source, message: 'expected a mapping of settings' });
+  }
+  const parsed = agentConfigSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidInput(zodProblems(parsed.error, locate));
+  const config = toAgentConfig(parsed.data, path);
+
+  const problems = new ProblemList();
+  const allowed = [...new Set([...knownKinds, ...POLICY_KINDS])];
+  for (const name of ['file', 'userdata', 'tags'] as const) {
+    config.policy[name].allow.forEach((kind, i) => {
+      if (!allowed.includes(kind)) {
+        problems.add({ ...locate(['policy', name, 'allow', i]), message: `unknown task kind "${kind}"; kinds are ${allowed.join(', ')}` });
+      }
+    });
+  }
+  if (!config.imds.enabled) {
+    for (const s of config.sources.filter((n) => n !== 'file')) {
+      problems.add({
+        ...locate(['sources']),
+        message: `source "${s}" needs IMDS, but imds.enabled is false; remove "${s}" from sources or enable IMDS`,
+      });
+    }
+  }
+  problems.throwIfAny();
+  return config;
+}

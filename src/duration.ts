@@ -1,0 +1,49 @@
+/**
+ * Go-style durations (`250ms`, `30s`, `1h30m`), because EKS users write them in nodeadm and kubelet config
+ * all day. A bare number is refused: "30" could mean seconds or milliseconds, and guessing wrong at
+ * boot time is expensive.
+ */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+
+export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
+
+export function parseDuration(input: unknown): DurationResult {
+  if (typeof input === 'number') {
+    return { ok: false, message: `expected a duration string such as "30s" or "5m", got the bare number ${input}` };
+  }
+  if (typeof input !== 'string') return { ok: false, message: `expected a duration string such as "30s" or "5m"` };
+  const s = input.trim();
+  if (s === '0') return { ok: true, ms: 0 };
+  if (s === '') return { ok: false, message: 'expected a duration such as "30s", got an empty string' };
+  let ms = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    PART.lastIndex = pos;
+    const m = PART.exec(s);
+    if (!m) {
+      const hint = /^\d+$/.test(s) ? ` (a bare number has no unit; write "${s}s" or "${s}m")` : '';
+      return { ok: false, message: `"${input}" is not a duration; use units ms, s, m, h as in "1h30m"${hint}` };
+    }
+    ms += Number(m[1]) * UNIT_MS[m[2] as string]!;
+    pos = PART.lastIndex;
+  }
+  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) return { ok: false, message: `"${input}" is too long` };
+  return { ok: true, ms: Math.round(ms) };
+}
+
+/** The shortest Go-style spelling, used when a normalized plan is printed. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = Math.round(ms);
+  let out = '';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) {
+      out += `${n}${unit}`;
+      rest -= n * size;
+    }
+  }
+  if (rest > 0) out += `${rest}ms`;
+  return out;
+}

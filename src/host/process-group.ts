@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { LineSplitter } from './line-splitter.js';
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface ProcessSpec {
+  command: string;
+  args: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  cwd?: string;
+  /** Aborting it (timeout, SIGTERM to the agent) kills the whole process group. */
+  signal: AbortSignal;
+  onLine(stream: OutputStream, line: string, truncated: boolean): void;
+  /** Grace between SIGTERM and SIGKILL to the group. */
+  killGraceMs?: number;
+}
+
+export interface EscapedProcess {
+  pid: number;
+  command: string;
+}
+
+export interface ProcessOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  /** The command could not be started at all (ENOENT, EACCES). */
+  spawnError?: string;
+  /** True when the abort signal fired and the group was killed. */
+  killed: boolean;
+  /** Processes started by the task that were still alive after it ended: left in the group, or escaped by setsid. */
+  leftovers: EscapedProcess[];
+  pid?: number;
+}
+
+const MAX_LINE = 8 * 1024;
+/** Lets the last output arrive after the leader exits, without waiting for a daemon that holds the pipe. */
+const DRAIN_AFTER_EXIT_MS = 100;
+export const MARKER_ENV = 'POSTJOIN_TASK_RUN';
+
+/**
+ * Runs a command as the leader of its own process group, which is what lets a timeout kill the whole
+ * tree (design §5). Every process it starts inherits a marker in its environment, so whatever outlives
+ * the task, even after `setsid`, can be found and reported.
+ */
+export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutcome> {
+  const marker = randomUUID();
+  const splitters = {
+    stdout: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stdout', l, t)),
+    stderr: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stderr', l, t)),
+  };
+  const child = execa(spec.command, [...spec.args], {
+    detached: true,
+    cleanup: false,
+    buffer: false,
+    reject: false,
+    stdin: 'ignore',
+    env: { ...spec.env, [MARKER_ENV]: marker },
+    extendEnv: true,
+    cwd: spec.cwd,
+    stripFinalNewline: false,
+  });
+  const pid = child.pid;
+  child.stdout?.on('data', (c: Buffer) => splitters.stdout.push(c));
+  child.stderr?.on('data', (c: Buffer) => splitters.stderr.push(c));
+
+  let killed = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    if (pid === undefined || killed) return;
+    killed = true;
+    signalGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), spec.killGraceMs ?? 5000);
+  };
+  if (spec.signal.aborted) onAbort();
+  else spec.signal.addEventListener('abort', onAbort, { once: true });
+
+  child.once('exit', () => {
+    setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }, DRAIN_AFTER_EXIT_MS).unref();
+  });
+
+  const result = await child;
+  spec.signal.removeEventListener('abort', onAbort);
+  splitters.stdout.end();
+  splitters.stderr.end();
+
+  if (killed && pid !== undefined) {
+    // The leader may die at once while a child that ignores SIGTERM lives on in the group; give the group
+    // the rest of the grace period, then SIGKILL it, before reporting what remains.
+    await waitForGroupGone(pid, spec.killGraceMs ?? 5000);
+    signalGroup(pid, 'SIGKILL');
+    await waitForGroupGone(pid, 1000);
+  }
+  if (killTimer) clearTimeout(killTimer);
+
+  const spawnError = spawnFailure(result);
+  return {
+    exitCode: result.exitCode ?? null,
+    signal: result.signal ?? null,
+    ...(spawnError ? { spawnError } : {}),
+    killed,
+    leftovers: pid === undefined ? [] : await findMarkedProcesses(marker, pid),
+    ...(pid === undefined ? {} : { pid }),
+  };
+}
+
+function spawnFailure(result: { exitCode?: number; signal?: string; failed: boolean; code?: string; originalMessage?: string }): string | undefined {
+  if (!result.failed || result.exitCode !== undefined || result.signal !== undefined) return undefined;
+  return result.code ? `${result.code}: ${result.originalMessage ?? ''}`.trim() : result.originalMessage;
+}
+
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForGroupGone(pgid: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (groupAlive(pgid) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
+ * Finds live processes carrying the task's marker. Only PIDs from the leader's upward are read: descendants
+ * are allocated later, and this keeps the scan to a handful of files per task.
+ */
+export async function findMarkedProcesses(marker: string, leaderPid: number): Promise<EscapedProcess[]> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return [];
+  }
+  const needle = `${MARKER_ENV}=${marker}\0`;
+  const found: EscapedProcess[] = [];
+  for (const e of entries) {
+    const pid = Number(e);
+    if (!Number.isInteger(pid) || pid < leaderPid || pid === process.pid) continue;
+    try {
+      const env = await readFile(`/proc/${pid}/environ`, 'latin1');
+      if (!env.includes(needle)) continue;
+      const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+      if (/\) Z /.test(stat)) continue; // a zombie is already dead, only not yet reaped
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean).join(' ');
+      found.push({ pid, command: cmdline.slice(0, 200) });
+    } catch {
+      // It exited while we looked, or is not ours to read.
+    }
+  }
+  return found;
+}

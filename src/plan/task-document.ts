@@ -1,0 +1,61 @@
+import type { SourceName } from '../config/agent-config.js';
+import { ProblemList } from '../errors.js';
+import type { SourcedTask } from './sourced-task.js';
+import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from './yaml-documents.js';
+
+export const API_VERSION = 'postjoin/v1alpha1';
+export const TASK_LIST_KIND = 'TaskList';
+
+/**
+ * Parses the text of a task file or user-data part into tasks with their origins. Checks the envelope
+ * (`apiVersion`, `kind`, `tasks`) here; each task's own fields are checked by the plan builder.
+ * `label` names the input in errors and origins, e.g. `file:/etc/postjoin/tasks.d/10-x.yaml`.
+ */
+export function tasksFromText(text: string, format: 'yaml' | 'json', label: string, source: SourceName): SourcedTask[] {
+  return tasksFromDocuments(parseDocuments(text, format, label), label, source);
+}
+
+export function tasksFromDocuments(docs: ParsedDocument[], label: string, source: SourceName): SourcedTask[] {
+  const problems = new ProblemList();
+  const out: SourcedTask[] = [];
+  for (const doc of docs) {
+    // The first document's paths read as the design shows them (`#tasks[2]`); later ones say which document.
+    const prefix: PathSegment[] = doc.index === 0 ? [] : ['doc', doc.index];
+    const at = (p: PathSegment[]) => ({ source: label, at: formatPath([...prefix, ...p]) || undefined, line: doc.lineOf(p) });
+    const value = doc.value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.add({ ...at([]), message: 'expected a task document (a mapping with apiVersion, kind and tasks)' });
+      continue;
+    }
+    const body = value as Record<string, unknown>;
+    if (body.apiVersion !== API_VERSION) {
+      problems.add({ ...at(['apiVersion']), message: describeMismatch('apiVersion', API_VERSION, body.apiVersion) });
+    }
+    if (body.kind !== TASK_LIST_KIND) {
+      problems.add({ ...at(['kind']), message: describeMismatch('kind', TASK_LIST_KIND, body.kind) });
+    }
+    for (const key of Object.keys(body)) {
+      if (!['apiVersion', 'kind', 'tasks'].includes(key)) problems.add({ ...at([key]), message: `unknown key "${key}"` });
+    }
+    if (!Array.isArray(body.tasks)) {
+      problems.add({ ...at(['tasks']), message: body.tasks === undefined ? 'tasks: required, a list of tasks' : 'expected tasks to be a list' });
+      continue;
+    }
+    body.tasks.forEach((raw, i) => {
+      out.push({
+        source,
+        origin: `${label}#${formatPath([...prefix, 'tasks', i])}`,
+        raw,
+        locate: (p) => at(['tasks', i, ...p]),
+      });
+    });
+  }
+  problems.throwIfAny();
+  return out;
+}
+
+function describeMismatch(key: string, want: string, got: unknown): string {
+  if (got === undefined) return `${key}: required; expected "${want}"`;
+  return `expected ${key} "${want}", got ${JSON.stringify(got)}`;
+}
+

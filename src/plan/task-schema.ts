@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import type { Problem } from '../errors.js';
+import { kindNamed, kindNames } from '../tasks/registry.js';
+import { taskContentHash } from './content-hash.js';
+import { absolutePath, duration } from './fields.js';
+import type { SourcedTask } from './sourced-task.js';
+import type { ParallelGroup, PlanStep, SimpleTask } from './task.js';
+import { zodProblems } from './zod-problems.js';
+
+export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const taskNameSchema = z
+  .string({ error: 'expected a task name string' })
+  .regex(TASK_NAME, 'a task name is 1-63 characters of letters, digits, ".", "_" and "-", starting with a letter or digit');
+
+export const commonFields = {
+  name: taskNameSchema,
+  timeout: duration('kill the task\'s process tree after this long').prefault('10m'),
+  retries: z.int({ error: 'expected a whole number of extra attempts' }).min(0).max(100).default(0),
+  retryDelay: duration('first retry delay; doubles up to 30s, with full jitter').prefault('1s'),
+  onFailure: z.enum(['abort', 'continue']).default('abort'),
+  once: z.boolean().default(true),
+  env: z
+    .record(z.string().regex(ENV_NAME, 'environment variable names are letters, digits and "_"'), z.string({ error: 'expected env values as strings' }))
+    .optional(),
+  cwd: absolutePath('cwd').optional(),
+};
+const COMMON_KEYS = Object.keys(commonFields);
+const commonSchema = z.strictObject(commonFields);
+
+/** A group holds tasks; the timeouts, retries and once-state belong to its members. */
+const GROUP_KEYS = ['name', 'onFailure', 'parallel'];
+const groupSpecSchema = z.strictObject({
+  concurrency: z.int().min(1).max(64).default(4),
+  tasks: z.array(z.unknown(), { error: 'expected a list of tasks' }).min(1, 'a parallel group needs at least one task'),
+});
+
+/** Validates one task (or group) as written. Problems go to `problems`; the result is undefined if any. */
+export function validateStep(st: SourcedTask, problems: Problem[], inGroup = false): PlanStep | undefined {
+  const raw = st.raw;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push({ ...st.locate([]), message: 'expected a task (a mapping with a name and one kind)' });
+    return undefined;
+  }
+  const fields = raw as Record<string, unknown>;
+  const kind = findKind(st, fields, problems, inGroup);
+  if (!kind) return undefined;
+  if (kind === 'parallel') return validateGroup(st, fields, problems);
+
+  const before = problems.length;
+  const common = commonSchema.safeParse(pick(fields, COMMON_KEYS));
+  if (!common.success) problems.push(...zodProblems(common.error, st.locate));
+  const spec = kindNamed(kind)!.schema.safeParse(fields[kind]);
+  if (!spec.success) problems.push(...zodProblems(spec.error, st.locate, [kind]));
+  if (!common.success || !spec.success || problems.length > before) return undefined;
+  const c = common.data;
+  const task: SimpleTask = {
+    name: c.name,
+    kind,
+    origin: st.origin,
+    source: st.source,
+    spec: spec.data,
+    timeoutMs: c.timeout,
+    retries: c.retries,
+    retryDelayMs: c.retryDelay,
+    onFailure: c.onFailure,
+    once: c.once,
+    ...(c.env ? { env: c.env } : {}),
+    ...(c.cwd ? { cwd: c.cwd } : {}),
+    hash: '',
+  };
+  task.hash = taskContentHash(task);
+  return task;
+}
+
+function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Problem[], inGroup: boolean): string | undefined {
+  const known = [...kindNames(), 'parallel'];
+  const kinds: string[] = [];
+  let unknown = false;
+  for (const key of Object.keys(fields)) {
+    if (COMMON_KEYS.includes(key)) continue;
+    if (known.includes(key)) kinds.push(key);
+    else {
+      unknown = true;
+      problems.push({ ...st.locate([key]), message: `unknown kind or field "${key}"; kinds are ${known.join(', ')}` });
+    }
+  }
+  if (kinds.length > 1) {
+    problems.push({ ...st.locate([]), message: `has ${kinds.length} kinds (${kinds.join(', ')}); a task has exactly one` });
+    return undefined;
+  }
+  if (kinds.length === 0) {
+    if (!unknown) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${known.join(', ')}` });
+    return undefined;
+  }
+  if (kinds[0] === 'parallel' && inGroup) {
+    problems.push({ ...st.locate(['parallel']), message: 'a parallel group cannot hold another group; groups are one level deep' });
+    return undefined;
+  }
+  return kinds[0];
+}
+
+function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problems: Problem[]): ParallelGroup | undefined {
+  const before = problems.length;
+  for (const key of Object.keys(fields)) {
+    if (!GROUP_KEYS.includes(key)) {
+      problems.push({ ...st.locate([key]), message: `"${key}" does not apply to a parallel group; set it on each member` });
+    }
+  }
+  const head = z.strictObject({ name: commonFields.name, onFailure: commonFields.onFailure }).safeParse(pick(fields, ['name', 'onFailure']));
+  if (!head.success) problems.push(...zodProblems(head.error, st.locate));
+  const spec = groupSpecSchema.safeParse(fields.parallel);
+  if (!spec.success) {
+    problems.push(...zodProblems(spec.error, st.locate, ['parallel']));
+    return undefined;
+  }
+  const members = spec.data.tasks.map((raw, i) =>
+    validateStep(
+      { source: st.source, origin: `${st.origin}.parallel.tasks[${i}]`, raw, locate: (p) => st.locate(['parallel', 'tasks', i, ...p]) },
+      problems,
+      true,
+    ),
+  ) as (SimpleTask | undefined)[];
+  if (!head.success || problems.length > before) return undefined;
+  const name = head.data.name;
+  return {
+    name,
+    kind: 'parallel',
+    origin: st.origin,
+    source: st.source,
+    onFailure: head.data.onFailure,
+    concurrency: spec.data.concurrency,
+    tasks: (members as SimpleTask[]).map((m) => ({ ...m, group: name })),
+  };
+}
+
+function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in o) out[k] = o[k];
+  return out;
+}

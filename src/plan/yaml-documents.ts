@@ -1,0 +1,81 @@
+import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
+import { InvalidInput, type Problem } from '../errors.js';
+
+export type PathSegment = string | number;
+
+/** One parsed YAML/JSON document, able to say on which line a path inside it sits. */
+export interface ParsedDocument {
+  value: unknown;
+  /** 0-based position of this document in its text (YAML allows several per file). */
+  index: number;
+  lineOf(path: readonly PathSegment[]): number | undefined;
+}
+
+/** Renders a path the way users read it: `tasks[2].exec.args`. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/**
+ * Parses YAML (one or more documents) or JSON (exactly one), keeping line numbers so that every error can
+ * point into the file. YAML 1.2 core schema: `0644` is the number 644, which is why file modes must be quoted.
+ */
+export function parseDocuments(text: string, format: 'yaml' | 'json', source: string): ParsedDocument[] {
+  if (format === 'json') {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      throw new InvalidInput({ source, line: jsonErrorLine(text, err), message: `not valid JSON: ${(err as Error).message}` });
+    }
+  }
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const list = Array.isArray(docs) ? docs : [];
+  const problems: Problem[] = [];
+  const out: ParsedDocument[] = [];
+  list.forEach((doc, index) => {
+    for (const e of doc.errors) {
+      const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+      problems.push({ source, line, message: `malformed YAML: ${firstLine(e.message)}` });
+    }
+    if (doc.errors.length > 0) return;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      problems.push({ source, message: `malformed YAML: ${firstLine((err as Error).message)}` });
+      return;
+    }
+    if (value === null || value === undefined) return; // an empty document, e.g. a trailing `---`
+    out.push({ value, index, lineOf: (path) => lineOfPath(doc, lineCounter, path) });
+  });
+  if (problems.length > 0) throw new InvalidInput(problems);
+  if (format === 'json' && out.length > 1) throw new InvalidInput({ source, message: 'a JSON file holds exactly one document' });
+  return out;
+}
+
+function lineOfPath(doc: Document, lc: LineCounter, path: readonly PathSegment[]): number | undefined {
+  // Walk down as far as the path exists, so a missing key still points at its parent (but not at line 1
+  // for the whole document, which says nothing).
+  for (let n = path.length; n >= 1; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
+
+function jsonErrorLine(text: string, err: unknown): number | undefined {
+  const m = /position (\d+)/.exec((err as Error).message);
+  if (!m) return undefined;
+  return text.slice(0, Number(m[1])).split('\n').length;
+}

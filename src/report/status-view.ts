@@ -1,0 +1,56 @@
+import { formatDuration } from '../duration.js';
+import type { RunState } from './run-state.js';
+import { textTable } from './text-table.js';
+
+/** `status --output json` (design §3): a fixed shape other tools parse. */
+export function statusJson(state: RunState | undefined): string {
+  if (!state) return `${JSON.stringify({ result: 'none', tasks: [] })}\n`;
+  const out = {
+    instanceId: state.instanceId ?? null,
+    bootId: state.bootId ?? null,
+    startedAt: state.startedAt,
+    finishedAt: state.finishedAt ?? null,
+    result: state.result,
+    ...(state.message ? { message: state.message } : {}),
+    tasks: state.tasks.map((t) => ({
+      name: t.name,
+      source: t.source,
+      kind: t.kind,
+      status: t.status,
+      attempts: t.attempts,
+      durationMs: t.durationMs ?? null,
+      exitCode: t.exitCode ?? null,
+      ...(t.group ? { group: t.group } : {}),
+      ...(t.startedAt ? { startedAt: t.startedAt } : {}),
+      ...(t.error ? { error: t.error } : {}),
+    })),
+  };
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+export function statusText(state: RunState | undefined): string {
+  if (!state) return 'no run recorded\n';
+  const head = [
+    `result:    ${state.result}${state.exitCode !== undefined ? ` (exit ${state.exitCode})` : ''}`,
+    `started:   ${state.startedAt}`,
+    `finished:  ${state.finishedAt ?? '-'}`,
+    `instance:  ${state.instanceId ?? '-'}`,
+    `boot:      ${state.bootId ?? '-'}`,
+    ...(state.message ? [`message:   ${state.message}`] : []),
+  ];
+  if (state.tasks.length === 0) return `${head.join('\n')}\n`;
+  const rows = [['NAME', 'KIND', 'STATUS', 'ATTEMPTS', 'DURATION', 'EXIT', 'WHEN']];
+  for (const t of state.tasks) {
+    rows.push([
+      t.group ? `  ${t.name}` : t.name,
+      t.kind,
+      t.status,
+      String(t.attempts),
+      t.durationMs === undefined ? '-' : formatDuration(t.durationMs),
+      t.exitCode === undefined || t.exitCode === null ? '-' : String(t.exitCode),
+      t.startedAt ?? '-',
+    ]);
+  }
+  const errors = state.tasks.filter((t) => t.error && t.status !== 'succeeded').map((t) => `  ${t.name}: ${t.error}`);
+  return `${head.join('\n')}\n\n${textTable(rows)}\n${errors.length ? `\nerrors:\n${errors.join('\n')}\n` : ''}`;
+}

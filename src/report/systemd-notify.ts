@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+
+export interface StatusReporter {
+  status(text: string): void;
+  /** Sends the last pending status, if any, and waits for it. */
+  flush(): Promise<void>;
+}
+
+const MIN_INTERVAL_MS = 200;
+
+/**
+ * Reports the phase to systemd (`Status:` in `systemctl status`). Node cannot send sd_notify datagrams
+ * itself, so `systemd-notify` is spawned; the unit sets NotifyAccess=all so systemd accepts it.
+ * Best-effort: without NOTIFY_SOCKET or the binary, it does nothing. Rate-limited so a 100-task plan
+ * does not spawn 100 processes in a second; the latest status always wins.
+ */
+export function createStatusReporter(env: NodeJS.ProcessEnv = process.env, binary = 'systemd-notify'): StatusReporter {
+  if (!env.NOTIFY_SOCKET) return { status() {}, flush: async () => {} };
+  let pending: string | undefined;
+  let lastSent = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inflight: Promise<void> = Promise.resolve();
+
+  const send = () => {
+    timer = undefined;
+    if (pending === undefined) return;
+    const text = pending;
+    pending = undefined;
+    lastSent = Date.now();
+    inflight = inflight.then(
+      () =>
+        new Promise<void>((resolve) => {
+          const child = spawn(binary, [`--status=${text}`], { stdio: 'ignore', env });
+          child.on('error', () => resolve());
+          child.on('exit', () => resolve());
+        }),
+    );
+  };
+
+  return {
+    status(text) {
+      pending = text.replace(/\n/g, ' ').slice(0, 200);
+      if (timer) return;
+      const wait = Math.max(0, lastSent + MIN_INTERVAL_MS - Date.now());
+      timer = setTimeout(send, wait);
+      timer.unref();
+    },
+    async flush() {
+      if (timer) clearTimeout(timer);
+      send();
+      await inflight;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/** The one retry delay rule (design §5): the base doubles per retry, capped, with full jitter. */
+export const MAX_RETRY_DELAY_MS = 30_000;
+
+export function backoffDelay(baseMs: number, retryIndex: number, random: () => number = Math.random, capMs = MAX_RETRY_DELAY_MS): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** retryIndex);
+  return Math.floor(random() * ceiling);
+}
+
+/** Sleeps, but wakes at once when the signal aborts (SIGTERM must not wait out a 30 s backoff). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

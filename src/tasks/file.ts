@@ -1,0 +1,86 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { resolveId } from '../host/accounts.js';
+import { absolutePath } from '../plan/fields.js';
+import { TaskFailed, defineKind } from './task-kind.js';
+
+const MODE_HINT =
+  'expected a quoted octal string such as "0644"; unquoted, YAML 1.2 reads 0644 as the decimal number 644';
+
+const schema = z
+  .strictObject({
+    path: absolutePath('file.path'),
+    content: z.string({ error: 'expected the file content as a string' }),
+    encoding: z.enum(['utf8', 'base64']).default('utf8'),
+    mode: z
+      .string({ error: MODE_HINT })
+      .regex(/^0?[0-7]{3,4}$/, { message: MODE_HINT })
+      .default('0644'),
+    owner: z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/, 'expected a user name or numeric uid').optional(),
+    group: z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/, 'expected a group name or numeric gid').optional(),
+  })
+  .refine((s) => s.encoding !== 'base64' || /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(s.content), {
+    message: 'content is not valid base64',
+    path: ['content'],
+  })
+  .meta({ description: 'Writes a file atomically (temporary file, fsync, rename), creating its parent directories.' });
+
+type FileSpec = z.output<typeof schema>;
+
+function bytesOf(spec: FileSpec): Buffer {
+  return spec.encoding === 'base64' ? Buffer.from(spec.content, 'base64') : Buffer.from(spec.content, 'utf8');
+}
+
+export const fileKind = defineKind({
+  kind: 'file',
+  summary: 'write a file atomically with mode and owner',
+  schema,
+  redact(spec) {
+    const bytes = bytesOf(spec);
+    const { content: _content, ...rest } = spec;
+    return { ...rest, content: { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length } };
+  },
+  async run(spec, ctx) {
+    const bytes = bytesOf(spec);
+    const existing = await stat(spec.path).catch(() => undefined);
+    if (existing?.isDirectory()) throw new TaskFailed(`${spec.path} is a directory`);
+    let uid = -1;
+    let gid = -1;
+    try {
+      if (spec.owner) uid = await resolveId('user', spec.owner);
+      if (spec.group) gid = await resolveId('group', spec.group);
+    } catch (err) {
+      throw new TaskFailed((err as Error).message);
+    }
+    const dir = dirname(spec.path);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const tmp = join(dir, `.${basename(spec.path)}.postjoin-${randomBytes(6).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(bytes);
+      if (uid !== -1 || gid !== -1) await fh.chown(uid, gid);
+      await fh.chmod(parseInt(spec.mode, 8));
+      await fh.sync();
+      await fh.close();
+      // rename() replaces a symlink at the path instead of writing through it.
+      await rename(tmp, spec.path);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw new TaskFailed(`cannot write ${spec.path}: ${(err as Error).message}`);
+    }
+    await syncDir(dir);
+    ctx.log.info({ path: spec.path, bytes: bytes.length, mode: spec.mode }, `wrote ${spec.path}`);
+  },
+});
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}

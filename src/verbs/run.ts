@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../errors.js';
+import { createHost } from '../host/host.js';
+import { machineIdIdentity, readBootId } from '../host/instance-identity.js';
+import { allTasks, type Plan } from '../plan/task.js';
+import { probesFor, waitUntilReady } from '../readiness/gate.js';
+import { createLogger } from '../report/logger.js';
+import { acquireRunLock, type RunLock } from '../report/run-lock.js';
+import { RunRecorder } from '../report/run-recorder.js';
+import { StateStore } from '../report/state-store.js';
+import { createStatusReporter } from '../report/systemd-notify.js';
+import { runPlan } from '../runner/run-plan.js';
+import { StopReason } from '../runner/stop-reason.js';
+import { formatDuration } from '../duration.js';
+import { loadAgentConfig, loadPlan } from './load-plan.js';
+import type { VerbContext } from './verb.js';
+
+/**
+ * `postjoin run`, what the unit runs: config, sources, plan, readiness, tasks. Every run records its
+ * result in the state file, including one that ends in exit 2, 3 or 4, and no task starts unless the
+ * whole plan validated and the node is ready.
+ */
+export async function run(ctx: VerbContext): Promise<number> {
+  const log = createLogger({ fd: 1, level: ctx.logLevel });
+  const notify = createStatusReporter();
+  const started = Date.now();
+  const stopper = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.warn(`received ${sig}; stopping the running task and recording state`);
+    stopper.abort(StopReason.signal(sig));
+  };
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+
+  let store: StateStore;
+  let lock: RunLock;
+  try {
+    store = await StateStore.open(ctx.stateDir, log);
+    lock = await acquireRunLock(ctx.stateDir);
+  } catch (err) {
+    const message = err instanceof InvalidInput ? err.message : `state dir ${ctx.stateDir}: ${(err as Error).message}`;
+    log.error(`${message}; no task was started, and this run cannot be recorded`);
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    return ExitCode.invalid;
+  }
+  const recorder = new RunRecorder(store, await readBootId());
+  const host = createHost();
+  let exitCode: number = ExitCode.ok;
+  let message: string | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  try {
+    await recorder.save();
+    notify.status('loading config and sources');
+    const config = await loadAgentConfig(ctx.configPath, log);
+    deadline = setTimeout(() => stopper.abort(StopReason.deadline(config.runTimeoutMs)), config.runTimeoutMs);
+    const plan = await loadPlan(config, log);
+    recorder.setPlan(plan);
+    const tasks = allTasks(plan).length;
+    log.info({ steps: plan.steps.length, tasks }, `plan is valid: ${plan.steps.length} step(s), ${tasks} task(s)`);
+    const instanceId = await machineIdIdentity(ctx.stateDir).instanceId();
+    recorder.setInstanceId(instanceId);
+    await recorder.save();
+    await waitUntilReady(probesFor(config), { log, notify, stop: stopper.signal, timeoutMs: config.readiness.timeoutMs });
+    const outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop: stopper.signal });
+    exitCode = outcome.exitCode;
+    message = outcome.message;
+    summarize(log, plan, outcome.counts, exitCode, message, Date.now() - started);
+  } catch (err) {
+    exitCode = err instanceof PostjoinError ? err.exitCode : ExitCode.taskFailed;
+    message = reportFailure(log, err);
+  } finally {
+    if (deadline) clearTimeout(deadline);
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    recorder.finish(exitCode, message);
+    try {
+      await recorder.save();
+    } catch (err) {
+      log.error(`cannot write the final state: ${(err as Error).message}`);
+      if (exitCode === ExitCode.ok) exitCode = ExitCode.taskFailed;
+    }
+    notify.status(exitCode === 0 ? 'done: all tasks succeeded' : `failed (exit ${exitCode}): ${message ?? ''}`);
+    await Promise.all([notify.flush(), host.close(), lock.release()]);
+  }
+  return exitCode;
+}
+
+function reportFailure(log: Logger, err: unknown): string {
+  if (err instanceof InvalidInput) {
+    for (const p of err.problems) log.error({ problem: p }, formatProblem(p));
+    const msg = `invalid input: ${err.problems.length} problem(s); no task was started`;
+    log.error(msg);
+    const shown = err.problems.slice(0, 3).map(formatProblem).join('; ');
+    return `${msg}: ${shown}${err.problems.length > 3 ? `; and ${err.problems.length - 3} more` : ''}`;
+  }
+  if (err instanceof PostjoinError) {
+    log.error(`${err.message}; no task was started`);
+    return err.message;
+  }
+  log.error({ err }, `unexpected error: ${(err as Error).message}`);
+  return `unexpected error: ${(err as Error).message}`;
+}
+
+function summarize(log: Logger, plan: Plan, counts: Record<string, number>, exitCode: number, message: string | undefined, ms: number): void {
+  const parts = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`);
+  const text = `${parts.length ? parts.join(', ') : 'no tasks'} in ${formatDuration(ms)}`;
+  const fields = { ...counts, duration_ms: ms, steps: plan.steps.length, exit_code: exitCode };
+  // A failure's summary is a warning, not an error: `journalctl -p err` shows only the failing task itself.
+  if (exitCode === 0) log.info(fields, `run succeeded: ${text}`);
+  else log.warn(fields, `run failed: ${message}; ${text}`);
+}
+

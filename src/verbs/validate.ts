@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
+import { InvalidInput, formatProblem, type Problem } from '../errors.js';
+import { buildPlan } from '../plan/build-plan.js';
+import type { SourcedTask } from '../plan/sourced-task.js';
+import { allTasks } from '../plan/task.js';
+import { tasksFromText } from '../plan/task-document.js';
+import { kindNames } from '../tasks/registry.js';
+import { loadConfig } from '../config/load-config.js';
+import type { VerbContext } from './verb.js';
+
+interface FileReport {
+  path: string;
+  tasks: number;
+  valid: boolean;
+}
+
+/**
+ * Offline checks for CI: every file is parsed and validated, then all of them together as one plan (names
+ * must be unique across it). Every problem is listed; the exit is 2 if there is any.
+ */
+export async function run(ctx: VerbContext): Promise<number> {
+  if (ctx.positionals.length === 0) throw new InvalidInput({ source: 'validate', message: 'give at least one FILE to check' });
+  const policy = await policyFor(ctx);
+  const problems: Problem[] = [];
+  const files: FileReport[] = [];
+  const all: SourcedTask[] = [];
+  for (const arg of ctx.positionals) {
+    const path = resolve(arg);
+    const before = problems.length;
+    let sourced: SourcedTask[] = [];
+    try {
+      const text = await readFile(path, 'utf8');
+      sourced = tasksFromText(text, path.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file');
+    } catch (err) {
+      if (err instanceof InvalidInput) problems.push(...err.problems);
+      else problems.push({ source: `file:${path}`, message: `cannot read: ${(err as Error).message}` });
+    }
+    all.push(...sourced);
+    files.push({ path, tasks: sourced.length, valid: problems.length === before });
+  }
+  let tasks = 0;
+  try {
+    tasks = allTasks(buildPlan(all, policy)).length;
+  } catch (err) {
+    if (!(err instanceof InvalidInput)) throw err;
+    problems.push(...err.problems);
+  }
+  for (const f of files) if (problems.some((p) => p.source === `file:${f.path}` || p.source.startsWith(`file:${f.path}#`))) f.valid = false;
+  const valid = problems.length === 0;
+  if (ctx.output === 'json') {
+    ctx.stdout.write(`${JSON.stringify({ valid, tasks, files, problems }, null, 2)}\n`);
+  } else {
+    for (const f of files) ctx.stdout.write(`${f.valid ? 'ok     ' : 'invalid'}  ${f.path} (${f.tasks} task${f.tasks === 1 ? '' : 's'})\n`);
+    for (const p of problems) ctx.stdout.write(`${formatProblem(p)}\n`);
+    ctx.stdout.write(valid ? `valid: ${tasks} task(s) in ${files.length} file(s)\n` : `${problems.length} problem(s) found\n`);
+  }
+  return valid ? 0 : 2;
+}
+
+/** Offline, the node's policy is unknown: allow every kind, unless a config is given to check against. */
+async function policyFor(ctx: VerbContext): Promise<Policy> {
+  if (ctx.configGiven) return (await loadConfig(ctx.configPath, kindNames())).config.policy;
+  const everything = kindNames();
+  const policy = toAgentConfig(agentConfigSchema.parse({}), ctx.configPath).policy;
+  return { ...policy, file: { allow: everything }, userdata: { allow: everything }, tags: { allow: everything } };
+}
