@@ -1,8 +1,8 @@
 // A real containerd with its own root, state, socket and registry hosts dir, so a
 // test never touches the host's /var/lib/containerd or /run/containerd.
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exited, readLog, removeDir, run, runOk, startDaemon, stopChild, tempDir, waitFor, WaitAbort, type RunOptions, type RunResult } from './proc.js'
+import { exited, readLog, removeDir, run, runOk, startDaemon, stopChild, tempDir, unmountUnder, waitFor, WaitAbort, type RunOptions, type RunResult } from './proc.js'
 
 export interface ContainerdOptions {
   /** Registry hosts dir (`<host>/hosts.toml`) for the CRI plugin. Default: `<tmp>/certs.d`, created empty. */
@@ -88,6 +88,7 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     run('ctr', ['-a', socket, ...(o.namespace ? ['-n', o.namespace] : []), ...args], o)
   const stop = async () => {
     await stopChild(child)
+    // Snapshot or shm mounts may remain below root/state if a test ran containers.
     await unmountUnder(dir)
     await removeDir(dir)
   }
@@ -104,20 +105,6 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     socket, root: join(dir, 'root'), state: join(dir, 'state'), hostsDir, configPath, logFile, dir,
     pid: child.pid ?? 0, ctr, log: () => readLog(logFile), stop,
   }
-}
-
-/**
- * containerd can leave snapshot or shm mounts below its root/state when a test ran
- * containers; unmount them (deepest first) so removing the temp dir cannot fail or
- * descend into a mounted file system.
- */
-export async function unmountUnder(dir: string): Promise<void> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8')
-  const points = info.split('\n')
-    .map((l) => (l.split(' ')[4] ?? '').replace(/\\040/g, ' '))
-    .filter((p) => p.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length)
-  for (const p of points) await run('umount', ['-l', p])
 }
 
 /** Write `<hostsDir>/<host>/hosts.toml` for a plain-HTTP registry on loopback. */

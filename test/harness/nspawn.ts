@@ -12,10 +12,10 @@
 //   the test's units is `+/etc/systemd/system` (the image's), not the host's.
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { access, chmod, mkdir, readdir, readFile, realpath, rm, rmdir, symlink, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { exited, readLog, removeDir, run, runOk, startDaemon, stopChild, tempDir, waitFor, WaitAbort, type RunResult } from './proc.js'
+import { exited, readLog, removeDir, rmdirTree, run, runOk, startDaemon, stopChild, tempDir, waitFor, WaitAbort, type RunResult } from './proc.js'
 import { which } from './require-real.js'
 
 export const defaultRootfs = process.env.POSTJOIN_ROOTFS ?? '/var/cache/postjoin-test/rootfs'
@@ -148,12 +148,6 @@ process.on('exit', () => {
   }
 })
 
-async function removeCgroupTree(cg: string): Promise<void> {
-  const entries = await readdir(cg, { withFileTypes: true }).catch(() => [])
-  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(cg, e.name))
-  await rmdir(cg).catch(() => {}) // fails while populated: then it is not ours to force
-}
-
 export async function bootContainer(opts: BootOptions = {}): Promise<Container> {
   const rootfs = opts.rootfs ?? defaultRootfs
   const name = opts.name ?? `pj-${randomBytes(4).toString('hex')}`
@@ -206,7 +200,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
     await rm(`/run/systemd/nspawn/propagate/${name}`, { recursive: true, force: true })
     for (const cg of cgroups) {
       await waitFor(`cgroup ${cg} to empty`, async () => (await readFile(join(cg, 'cgroup.procs'), 'utf8').catch(() => '')).trim() === '', { timeoutMs: 5_000 }).catch(() => {})
-      await removeCgroupTree(cg)
+      await rmdirTree(cg)
       liveCgroups.delete(cg)
     }
     await removeDir(dir)

@@ -2,7 +2,7 @@
 // tracked here so that a crashing test still SIGKILLs exactly the PIDs it started
 // (and nothing else) when the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { open, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, open, readdir, readFile, rm, rmdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -59,15 +59,28 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL')
 })
 
-/** Start a long-running process with stdout+stderr appended to logFile. */
+let setprivPath: Promise<boolean> | undefined
+const haveSetpriv = () => (setprivPath ??= run('setpriv', ['--help']).then((r) => r.code === 0 && r.stdout.includes('--pdeathsig'), () => false))
+
+/**
+ * Start a long-running process with stdout+stderr appended to logFile.
+ *
+ * The 'exit' hook above does not run when the test process dies by a signal (tap's
+ * timeout kills it with SIGALRM), so daemons are started through
+ * `setpriv --pdeathsig SIGTERM` (util-linux): the kernel signals them when the test
+ * process dies in any way. setpriv execs the daemon, so the PID stays the same.
+ */
 export async function startDaemon(
   cmd: string,
   args: string[],
-  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string; deathSignal?: NodeJS.Signals },
 ): Promise<ChildProcess> {
+  const [file, argv] = (await haveSetpriv())
+    ? ['setpriv', ['--pdeathsig', opts.deathSignal ?? 'SIGTERM', '--', cmd, ...args]]
+    : [cmd, args]
   const log = await open(opts.logFile, 'a')
   try {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', log.fd, log.fd] })
+    const child = spawn(file, argv, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', log.fd, log.fd] })
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve)
       child.once('error', (e) => reject(new Error(`cannot start ${cmd}: ${e.message}`)))
@@ -155,9 +168,62 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** A fresh temp dir; short prefix because unix socket paths are limited to 108 bytes. */
-export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `postjoin-${prefix}-`))
+/**
+ * A fresh temp dir named postjoin-PREFIX-<our pid>-XXXXXX (short: unix socket
+ * paths are limited to 108 bytes). The pid lets sweepStale() tell a dead test's
+ * leftovers from a running test's dirs.
+ */
+export async function tempDir(prefix: string): Promise<string> {
+  await (swept ??= sweepStale().catch(() => {}))
+  return mkdtemp(join(tmpdir(), `postjoin-${prefix}-${process.pid}-`))
+}
+
+let swept: Promise<void> | undefined
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Remove what a test process that died without cleanup left behind (its daemons
+ * were already signalled via pdeathsig): temp dirs whose owner pid is gone, and
+ * EMPTY postjoin-* cgroup trees (rmdir refuses populated ones, so a running
+ * container's cgroup is never touched). Runs once per process, from tempDir().
+ */
+export async function sweepStale(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    const m = /^postjoin-[a-z]+-(\d+)-/.exec(name)
+    if (!m || alive(Number(m[1]))) continue
+    const dir = join(tmpdir(), name)
+    await unmountUnder(dir)
+    await rm(dir, { recursive: true, force: true }).catch(() => {})
+  }
+  for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']) {
+    const entries = await readdir(root).catch(() => [])
+    for (const e of entries) if (e.startsWith('postjoin-')) await rmdirTree(join(root, e))
+  }
+}
+
+/** rmdir a cgroup tree deepest first; populated cgroups stay. */
+export async function rmdirTree(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
+  for (const e of entries) if (e.isDirectory()) await rmdirTree(join(dir, e.name))
+  await rmdir(dir).catch(() => {})
+}
+
+/** Unmount (lazily, deepest first) anything mounted below dir, so removing it cannot descend into a mount. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8')
+  const points = info.split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\040/g, ' '))
+    .filter((p) => p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length)
+  for (const p of points) await run('umount', ['-l', p])
 }
 
 export async function removeDir(dir: string): Promise<void> {
