@@ -6,7 +6,7 @@
 //   without them nspawn exits at once with "Failed to open system bus".
 // - With --keep-unit nspawn creates `payload`/`supervisor` cgroups next to itself.
 //   Started from the root cgroup, two containers would share /sys/fs/cgroup/*/payload,
-//   so we first move nspawn into its own `postjoin-NAME` cgroup. That also lets
+//   so we first move nspawn into its own `postjoin-PID-NAME` cgroup. That also lets
 //   stop() kill exactly this container (cgroup.kill) and rmdir only its own cgroups.
 // - Overlay source paths are HOST paths unless prefixed with '+': the layer under
 //   the test's units is `+/etc/systemd/system` (the image's), not the host's.
@@ -28,7 +28,7 @@ export interface Bind {
 
 export interface BootOptions {
   rootfs?: string
-  /** Machine name; default pj-<random>. */
+  /** Machine name; default pj-<our pid>-<random>. */
   name?: string
   /** Unit files written into the overlaid /etc/systemd/system: file name -> content. */
   units?: Record<string, string>
@@ -75,6 +75,8 @@ export interface Container {
   /** unix:path=<dir>/run-dbus/system_bus_socket: the container's system bus, from the host. */
   busAddress: string
   bootMs: number
+  /** The container's own cgroups on the host (removed by stop()). */
+  cgroups: string[]
   exec(cmd: string[], opts?: ExecOptions): Promise<RunResult>
   systemctl(...args: string[]): Promise<RunResult>
   /** journalctl -u UNIT (with -o cat unless extraArgs pick an output). */
@@ -85,6 +87,8 @@ export interface Container {
   spawnInNetns(cmd: string[], logFile?: string): Promise<NetnsProcess>
   /** e.g. addAddress('169.254.169.254/32'): only inside the container's netns. */
   addAddress(cidr: string, dev?: string): Promise<void>
+  /** Host path of a path inside the running container (/proc/LEADER/root/...), e.g. its containerd socket. */
+  hostPath(containerPath: string): string
   consoleLog(): Promise<string>
   stop(): Promise<void>
 }
@@ -112,6 +116,23 @@ export async function hostBinary(bin: string, containerPath?: string): Promise<B
 export async function containerdBinaries(): Promise<Bind[]> {
   return Promise.all(['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'].map((b) => hostBinary(b)))
 }
+
+/**
+ * A containerd.service for the container, running the bound host binary (see
+ * containerdBinaries()). Bind a host dir at /var/lib/containerd too: overlayfs
+ * snapshots cannot stack on the --volatile=overlay root.
+ */
+export const containerdUnit = `[Unit]
+Description=containerd (host binary, test harness)
+[Service]
+ExecStart=/usr/local/bin/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+[Install]
+WantedBy=multi-user.target
+`
 
 const escapeArg = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
 
@@ -150,7 +171,7 @@ process.on('exit', () => {
 
 export async function bootContainer(opts: BootOptions = {}): Promise<Container> {
   const rootfs = opts.rootfs ?? defaultRootfs
-  const name = opts.name ?? `pj-${randomBytes(4).toString('hex')}`
+  const name = opts.name ?? `pj-${process.pid}-${randomBytes(3).toString('hex')}`
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(name)) throw new Error(`bad machine name ${name}`)
   const dir = await tempDir('nsp')
   const runDbus = join(dir, 'run-dbus')
@@ -176,7 +197,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
     ...binds.map((b) => `--bind${b.ro ? '-ro' : ''}=${escapeArg(b.host)}:${escapeArg(b.container)}`),
     ...(opts.extraArgs ?? []),
   ]
-  const cgroups = (await cgroupRoots()).map((r) => join(r, `postjoin-${name}`))
+  const cgroups = (await cgroupRoots()).map((r) => join(r, `postjoin-${process.pid}-${name}`))
   for (const cg of cgroups) await mkdir(cg)
   cgroups.forEach((cg) => liveCgroups.add(cg))
   const consoleFile = join(dir, 'console.log')
@@ -187,6 +208,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
   })
   const consoleLog = async () => (await readLog(consoleFile, 64_000)).replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
   const netnsProcs = new Set<NetnsProcess>()
+  let netnsCount = 0
   let stopped = false
   const stop = async () => {
     if (stopped) return
@@ -194,7 +216,6 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
     for (const p of netnsProcs) await p.stop()
     // SIGTERM makes nspawn ask the container's systemd for a clean halt (~1.8 s).
     await stopChild(child, 'SIGTERM', 20_000)
-    if (process.env.PJ_DEBUG) console.error(await consoleLog(), child.exitCode, child.signalCode)
     const unified = cgroups.find((cg) => !cg.includes('/systemd/'))
     if (unified) await writeFile(join(unified, 'cgroup.kill'), '1').catch(() => {})
     await rm(`/run/systemd/nspawn/propagate/${name}`, { recursive: true, force: true })
@@ -225,7 +246,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
     const netExec = (cmd: string[], o: ExecOptions = {}) =>
       run('nsenter', ['-t', String(leader), '-n', '--', ...cmd], { input: o.input, timeoutMs: o.timeoutMs, env: { ...process.env, ...o.env } })
     return {
-      name, dir, pid: child.pid ?? 0, leader, bootMs, busAddress: `unix:path=${join(runDbus, 'system_bus_socket')}`,
+      name, dir, pid: child.pid ?? 0, leader, bootMs, cgroups, busAddress: `unix:path=${join(runDbus, 'system_bus_socket')}`,
       exec,
       systemctl: (...a: string[]) => exec(['systemctl', ...a]),
       journal: async (unit: string, extra: string[] = []) => {
@@ -234,7 +255,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
       },
       netExec,
       spawnInNetns: async (cmd: string[], logFile?: string) => {
-        const c = await startDaemon('nsenter', ['-t', String(leader), '-n', '--', ...cmd], { logFile: logFile ?? join(dir, `netns-${netnsProcs.size}.log`) })
+        const c = await startDaemon('nsenter', ['-t', String(leader), '-n', '--', ...cmd], { logFile: logFile ?? join(dir, `netns-${netnsCount++}.log`) })
         const p: NetnsProcess = { pid: c.pid ?? 0, child: c, stop: async () => { netnsProcs.delete(p); await stopChild(c) } }
         netnsProcs.add(p)
         return p
@@ -243,6 +264,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
         await runOk('nsenter', ['-t', String(leader), '-n', '--', 'ip', 'link', 'set', dev, 'up'])
         await runOk('nsenter', ['-t', String(leader), '-n', '--', 'ip', 'addr', 'replace', cidr, 'dev', dev])
       },
+      hostPath: (p: string) => `/proc/${leader}/root${p.startsWith('/') ? '' : '/'}${p}`,
       consoleLog,
       stop,
     }

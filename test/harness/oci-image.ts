@@ -144,19 +144,24 @@ async function policyFile(workDir: string): Promise<string> {
   return p
 }
 
-/** Push a built image to `registryHost` (plain HTTP). Uses creds when given, else no creds at all. */
+/**
+ * Push a built image to `registryHost` (plain HTTP). Uses creds when given, else no
+ * creds at all. netnsPid: run skopeo in that PID's network namespace (for a
+ * registry started with startRegistry({ netnsPid })).
+ */
 export async function pushImage(
   workDir: string,
   image: BuiltImage,
   registryHost: string,
-  opts: { creds?: Credentials; repo?: string; tag?: string } = {},
+  opts: { creds?: Credentials | undefined; repo?: string; tag?: string; netnsPid?: number | undefined } = {},
 ): Promise<PushedImage> {
   const repo = opts.repo ?? image.name
   const ref = `${registryHost}/${repo}:${opts.tag ?? image.tag}`
   const digestFile = join(workDir, `${image.manifestDigest.slice(7, 19)}-${Date.now()}.digest`)
-  // Authfile pinned to a dummy path so ~/.docker or $XDG_RUNTIME_DIR creds never leak in.
-  await runOk('skopeo', [
-    '--policy', await policyFile(workDir), '--tmpdir', workDir, 'copy', '--quiet',
+  const netns = opts.netnsPid === undefined ? [] : ['-t', String(opts.netnsPid), '-n', '--', 'skopeo']
+  await runOk(netns.length ? 'nsenter' : 'skopeo', [
+    ...netns, '--policy', await policyFile(workDir), '--tmpdir', workDir, 'copy', '--quiet',
+    // Authfile pinned to a path that does not exist, so ~/.docker or $XDG_RUNTIME_DIR creds never leak in.
     '--dest-tls-verify=false', '--dest-authfile', join(workDir, 'no-auth.json'),
     ...(opts.creds ? ['--dest-creds', `${opts.creds.user}:${opts.creds.password}`] : ['--dest-no-creds']),
     '--digestfile', digestFile,
@@ -169,14 +174,14 @@ export async function pushImage(
 /** Build and push several images; throws if two of them came out identical. */
 export async function buildAndPush(
   workDir: string,
-  registry: { host: string; auth?: Credentials | undefined },
+  registry: { host: string; auth?: Credentials | undefined; netnsPid?: number | undefined },
   specs: ImageSpec[],
 ): Promise<PushedImage[]> {
   const out: PushedImage[] = []
   for (const spec of specs) {
     const built = await buildImage(workDir, spec)
     if (out.some((o) => o.manifestDigest === built.manifestDigest)) throw new Error(`image ${spec.name} is identical to an earlier one`)
-    out.push(await pushImage(workDir, built, registry.host, registry.auth ? { creds: registry.auth } : {}))
+    out.push(await pushImage(workDir, built, registry.host, { creds: registry.auth, netnsPid: registry.netnsPid }))
   }
   return out
 }

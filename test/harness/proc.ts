@@ -1,6 +1,6 @@
-// Process helpers shared by the harness modules. Every daemon a harness starts is
-// tracked here so that a crashing test still SIGKILLs exactly the PIDs it started
-// (and nothing else) when the test process exits.
+// Process helpers shared by the harness modules. Every daemon a harness starts goes
+// through startDaemon(), so that a test that crashes or times out still takes down
+// exactly the PIDs it started (and nothing else), and its leftovers get swept.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, open, readdir, readFile, rm, rmdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -59,8 +59,8 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL')
 })
 
-let setprivPath: Promise<boolean> | undefined
-const haveSetpriv = () => (setprivPath ??= run('setpriv', ['--help']).then((r) => r.code === 0 && r.stdout.includes('--pdeathsig'), () => false))
+let setprivOk: Promise<boolean> | undefined
+const haveSetpriv = () => (setprivOk ??= run('setpriv', ['--help']).then((r) => r.code === 0 && r.stdout.includes('--pdeathsig'), () => false))
 
 /**
  * Start a long-running process with stdout+stderr appended to logFile.
@@ -169,13 +169,14 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * A fresh temp dir named postjoin-PREFIX-<our pid>-XXXXXX (short: unix socket
- * paths are limited to 108 bytes). The pid lets sweepStale() tell a dead test's
- * leftovers from a running test's dirs.
+ * A fresh temp dir named pjh-PREFIX-<our pid>-XXXXXX (short: unix socket paths are
+ * limited to 108 bytes). The pid lets sweepStale() tell a dead test's leftovers
+ * from a running test's dirs; the pjh- marker keeps it away from anyone else's.
  */
 export async function tempDir(prefix: string): Promise<string> {
+  if (!/^[a-z0-9]+$/.test(prefix)) throw new Error(`tempDir prefix must be [a-z0-9]+: ${prefix}`)
   await (swept ??= sweepStale().catch(() => {}))
-  return mkdtemp(join(tmpdir(), `postjoin-${prefix}-${process.pid}-`))
+  return mkdtemp(join(tmpdir(), `pjh-${prefix}-${process.pid}-`))
 }
 
 let swept: Promise<void> | undefined
@@ -191,21 +192,28 @@ function alive(pid: number): boolean {
 
 /**
  * Remove what a test process that died without cleanup left behind (its daemons
- * were already signalled via pdeathsig): temp dirs whose owner pid is gone, and
- * EMPTY postjoin-* cgroup trees (rmdir refuses populated ones, so a running
- * container's cgroup is never touched). Runs once per process, from tempDir().
+ * were already signalled via pdeathsig): temp dirs, nspawn cgroups
+ * (postjoin-PID-NAME, only if empty: rmdir refuses populated ones) and nspawn
+ * propagate dirs (pj-PID-*) whose owner PID is gone. Runs once per process, from tempDir().
  */
 export async function sweepStale(): Promise<void> {
   for (const name of await readdir(tmpdir())) {
-    const m = /^postjoin-[a-z]+-(\d+)-/.exec(name)
+    const m = /^pjh-[a-z0-9]+-(\d+)-[A-Za-z0-9]{6}$/.exec(name)
     if (!m || alive(Number(m[1]))) continue
     const dir = join(tmpdir(), name)
     await unmountUnder(dir)
     await rm(dir, { recursive: true, force: true }).catch(() => {})
   }
   for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']) {
-    const entries = await readdir(root).catch(() => [])
-    for (const e of entries) if (e.startsWith('postjoin-')) await rmdirTree(join(root, e))
+    for (const e of await readdir(root).catch(() => [])) {
+      const m = /^postjoin-(\d+)-/.exec(e)
+      if (m && !alive(Number(m[1]))) await rmdirTree(join(root, e))
+    }
+  }
+  const propagate = '/run/systemd/nspawn/propagate'
+  for (const e of await readdir(propagate).catch(() => [])) {
+    const m = /^pj-(\d+)-/.exec(e)
+    if (m && !alive(Number(m[1]))) await rm(join(propagate, e), { recursive: true, force: true })
   }
 }
 

@@ -3,7 +3,7 @@
 // the storage, so a test can make the registry "go away mid-pull" and come back.
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { exited, freePort, readLog, removeDir, run, startDaemon, stopChild, tempDir, waitFor, WaitAbort } from './proc.js'
@@ -18,6 +18,12 @@ export interface RegistryOptions {
   /** Turn on htpasswd basic auth with this one user. */
   auth?: Credentials
   port?: number
+  /**
+   * Run inside the network namespace of this host PID (a container's leader), so
+   * a container with --private-network can pull from 127.0.0.1:PORT (default 5000).
+   * The host cannot reach it: push with pushImage(..., { netnsPid }).
+   */
+  netnsPid?: number
 }
 
 export interface Registry {
@@ -26,6 +32,7 @@ export interface Registry {
   port: number
   url: string
   auth: Credentials | undefined
+  netnsPid: number | undefined
   dir: string
   storageDir: string
   logFile: string
@@ -115,17 +122,26 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     htpasswdFile = join(dir, 'htpasswd')
     await writeFile(htpasswdFile, `${await htpasswdLine(opts.auth.user, opts.auth.password)}\n`)
   }
-  const port = opts.port ?? (await freePort())
-  const host = `127.0.0.1:${port}`
+  const netns = opts.netnsPid === undefined ? [] : ['nsenter', '-t', String(opts.netnsPid), '-n', '--']
+  let port = opts.port ?? (netns.length ? 5000 : await freePort())
+  let host = `127.0.0.1:${port}`
   const configPath = join(dir, 'config.yml')
-  await writeFile(configPath, registryConfig(port, storageDir, htpasswdFile))
 
   let child: ChildProcess | undefined
   const start = async () => {
-    child = await startDaemon('docker-registry', ['serve', configPath], { logFile })
+    await writeFile(configPath, registryConfig(port, storageDir, htpasswdFile))
+    // The log is kept across restarts; readiness looks only at what this start wrote.
+    const offset = (await stat(logFile).catch(() => ({ size: 0 }))).size
+    const thisStart = async () => (await readFile(logFile)).subarray(offset).toString()
+    const [cmd = '', ...args] = [...netns, 'docker-registry', 'serve', configPath]
+    child = await startDaemon(cmd, args, { logFile })
     const c = child
     await waitFor(`docker-registry on ${host}`, async () => {
       if (exited(c)) throw new WaitAbort(`docker-registry exited with ${c.exitCode ?? c.signalCode}`)
+      // Our own log line first: a parallel test's server may have taken the port.
+      // It logs this right after listen(), so in a netns (unreachable from here) it is enough.
+      if (!(await thisStart()).includes(`listening on ${host}`)) return false
+      if (netns.length) return true
       const code = await v2Status(host)
       return code === 200 || code === 401
     }, { timeoutMs: 20_000, intervalMs: 50, detail: () => readLog(logFile) })
@@ -141,14 +157,24 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     await halt()
     await removeDir(dir)
   }
-  try {
-    await start()
-  } catch (e) {
-    await stop()
-    throw e
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      break
+    } catch (e) {
+      // freePort() is racy against parallel tests; pick another port and retry.
+      const taken = (await readLog(logFile)).includes('address already in use')
+      await halt()
+      if (!taken || opts.port !== undefined || netns.length || attempt >= 3) {
+        await removeDir(dir)
+        throw e
+      }
+      port = await freePort()
+      host = `127.0.0.1:${port}`
+    }
   }
   return {
-    host, port, url: `http://${host}`, auth: opts.auth, dir, storageDir, logFile,
+    host, port, url: `http://${host}`, auth: opts.auth, netnsPid: opts.netnsPid, dir, storageDir, logFile,
     pid: () => child?.pid,
     running: () => child !== undefined && !exited(child),
     halt,

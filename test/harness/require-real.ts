@@ -64,8 +64,6 @@ export async function requireReal(
   }
   if (ok) return true
   const msg = `MISSING REAL COMPONENT: ${what}${why}. To get it: ${howToInstall}`
-  // Also on stderr, so the reason shows even with a terse reporter.
-  process.stderr.write(`# ${msg}\n`)
   t.comment(msg)
   if (realRequired()) t.fail(`${msg} (POSTJOIN_REQUIRE_REAL=1 turns this skip into a failure)`)
   // An assertion marked SKIP (tap 21's t.skip() declares a subtest instead).
