@@ -55,7 +55,7 @@ export function tasksFromDocuments(docs: ParsedDocument[], label: string, source
 }
 
 function describeMismatch(key: string, want: string, got: unknown): string {
-  if (got === undefined) return `${key}: required; expected "${want}"`;
+  if (got === undefined) return `required; expected "${want}"`;
   return `expected ${key} "${want}", got ${JSON.stringify(got)}`;
 }
 
