@@ -2,7 +2,7 @@ import { isGroup, type ParallelGroup, type Plan, type SimpleTask } from '../plan
 import type { RunRecorder } from '../report/run-recorder.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
 import { forEachWithLimit } from './concurrency.js';
-import { runTask, type TaskOutcome, type TaskRunDeps } from './run-task.js';
+import { isDone, runTask, type TaskOutcome, type TaskRunDeps } from './run-task.js';
 import { reasonOf } from './stop-reason.js';
 
 export interface PlanRunDeps extends Omit<TaskRunDeps, 'done'> {
@@ -54,8 +54,11 @@ export async function runPlan(plan: Plan, deps: PlanRunDeps): Promise<PlanOutcom
 /** Returns the error when the task failed and stops the run; undefined otherwise. */
 async function runOne(task: SimpleTask, label: string, deps: PlanRunDeps, counts: PlanOutcome['counts']): Promise<string | undefined> {
   const r = deps.recorder;
-  r.update(task.name, { status: 'running', startedAt: new Date().toISOString() });
-  await save(r, false);
+  // The "running" marker only matters if the agent dies mid-task; a task that is already done never runs.
+  if (!isDone(task, r.done, deps.instanceId)) {
+    r.update(task.name, { status: 'running', startedAt: new Date().toISOString() });
+    await save(r, false);
+  }
   const outcome = await runTask(task, label, { ...deps, done: r.done });
   counts[outcome.status]++;
   r.update(task.name, {
@@ -68,7 +71,7 @@ async function runOne(task: SimpleTask, label: string, deps: PlanRunDeps, counts
   });
   if (outcome.status === 'succeeded' && task.once) r.markDone(task.name, task.hash);
   if (outcome.status === 'failed' || outcome.status === 'continued') r.forget(task.name);
-  await save(r, true);
+  await save(r, outcome.status !== 'skipped-done');
   return outcome.status === 'failed' ? outcome.error ?? 'failed' : undefined;
 }
 
