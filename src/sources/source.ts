@@ -1,10 +1,16 @@
 import type { Logger } from 'pino';
 import type { AgentConfig, SourceName } from '../config/agent-config.js';
+import { createImdsClient, type ImdsClient } from '../host/imds-client.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 
 export interface SourceContext {
   config: AgentConfig;
   log: Logger;
+  /**
+   * One IMDS client, so the sources and the instance identity share one session token per run. Created from
+   * the config on first use when the caller did not pass one (see `sourceImds`).
+   */
+  imds?: ImdsClient;
 }
 
 /**
@@ -16,4 +22,10 @@ export interface SourceContext {
 export interface TaskSource {
   readonly name: SourceName;
   read(ctx: SourceContext): Promise<SourcedTask[]>;
+}
+
+/** The run's IMDS client, created on first use. (The config refuses IMDS sources when `imds.enabled` is false.) */
+export function sourceImds(ctx: SourceContext): ImdsClient {
+  ctx.imds ??= createImdsClient({ budgetMs: ctx.config.imds.budgetMs, log: ctx.log });
+  return ctx.imds;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
 import { loadConfig } from '../config/load-config.js';
+import type { ImdsClient } from '../host/imds-client.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { Plan } from '../plan/task.js';
 import { readSources } from '../sources/read-sources.js';
@@ -12,8 +13,11 @@ export async function loadAgentConfig(path: string, log: Logger): Promise<AgentC
   return config;
 }
 
-/** The part `run` and `plan` share: config, then every source, then one validated plan. */
-export async function loadPlan(config: AgentConfig, log: Logger): Promise<Plan> {
-  const sourced = await readSources({ config, log });
+/**
+ * The part `run` and `plan` share: config, then every source, then one validated plan. `imds` is the run's
+ * shared client (one session token for sources and identity); without it, one is made on first use.
+ */
+export async function loadPlan(config: AgentConfig, log: Logger, imds?: ImdsClient): Promise<Plan> {
+  const sourced = await readSources({ config, log, ...(imds ? { imds } : {}) });
   return buildPlan(sourced, config.policy);
 }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../errors.js';
 import { createHost } from '../host/host.js';
+import { createImdsClient } from '../host/imds-client.js';
+import { imdsIdentity } from '../host/imds-identity.js';
 import { machineIdIdentity, readBootId } from '../host/instance-identity.js';
 import { allTasks, type Plan } from '../plan/task.js';
 import { probesFor, waitUntilReady } from '../readiness/gate.js';
@@ -52,11 +54,13 @@ export async function run(ctx: VerbContext): Promise<number> {
     notify.status('loading config and sources');
     const config = await loadAgentConfig(ctx.configPath, log);
     deadline = setTimeout(() => stopper.abort(StopReason.deadline(config.runTimeoutMs)), config.runTimeoutMs);
-    const plan = await loadPlan(config, log);
+    const imds = config.imds.enabled ? createImdsClient({ budgetMs: config.imds.budgetMs, log }) : undefined;
+    const plan = await loadPlan(config, log, imds);
     recorder.setPlan(plan);
     const tasks = allTasks(plan).length;
     log.info({ steps: plan.steps.length, tasks }, `plan is valid: ${plan.steps.length} step(s), ${tasks} task(s)`);
-    const instanceId = await machineIdIdentity(ctx.stateDir).instanceId();
+    const identity = imds ? imdsIdentity(imds) : machineIdIdentity(ctx.stateDir);
+    const instanceId = await identity.instanceId();
     recorder.setInstanceId(instanceId);
     await recorder.save();
     await waitUntilReady(probesFor(config), { log, notify, stop: stopper.signal, timeoutMs: config.readiness.timeoutMs });

@@ -1,0 +1,169 @@
+import http from 'node:http';
+import type { Logger } from 'pino';
+import { formatDuration } from '../duration.js';
+import { SourceUnreadable } from '../errors.js';
+import { backoffDelay, sleep } from '../runner/backoff.js';
+
+export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
+const TOKEN_PATH = '/latest/api/token';
+/** The longest session IMDS grants (6 h); one token then lasts the whole run. */
+const TOKEN_TTL_SECONDS = 21_600;
+/** IMDS is a link-local service: a healthy one answers in milliseconds, so a slow answer is a failed attempt. */
+const REQUEST_TIMEOUT_MS = 3_000;
+const RETRY_BASE_MS = 100;
+const RETRY_CAP_MS = 5_000;
+/** EC2 caps user data at 16 KiB; anything far beyond that is not IMDS, and must not fill our memory. */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+export interface ImdsClientOptions {
+  /** Default: AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254 (the variable the AWS SDKs read). */
+  endpoint?: string;
+  /** Total time one read may spend on attempts and backoff (config `imds.budget`). */
+  budgetMs: number;
+  requestTimeoutMs?: number;
+  tokenTtlSeconds?: number;
+  log?: Logger;
+  random?: () => number;
+}
+
+/**
+ * IMDSv2 only: every GET carries a session token, and there is no fallback to IMDSv1, whose unauthenticated
+ * GETs are what SSRF attacks use. Written on node:http rather than `@aws-sdk/ec2-metadata-service`, which has
+ * no per-request timeout (a hung IMDS would hang the boot) and no overall retry budget.
+ */
+export interface ImdsClient {
+  readonly endpoint: string;
+  /** The body at `path`, or undefined when IMDS answers 404: absent, which is not a failure. */
+  get(path: string): Promise<Buffer | undefined>;
+  getText(path: string): Promise<string | undefined>;
+}
+
+export function imdsEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  return (env.AWS_EC2_METADATA_SERVICE_ENDPOINT || DEFAULT_IMDS_ENDPOINT).replace(/\/+$/, '');
+}
+
+export function createImdsClient(opts: ImdsClientOptions): ImdsClient {
+  return new Imdsv2Client(opts);
+}
+
+type Attempt = { kind: 'ok'; body: Buffer } | { kind: 'absent' } | { kind: 'retry'; reason: string } | { kind: 'fatal'; reason: string };
+
+interface Answer {
+  status: number;
+  body: Buffer;
+}
+
+class Imdsv2Client implements ImdsClient {
+  readonly endpoint: string;
+  private readonly budgetMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly ttlSeconds: number;
+  private readonly random: () => number;
+  private token: { value: string; expiresAt: number } | undefined;
+
+  constructor(private readonly opts: ImdsClientOptions) {
+    this.endpoint = (opts.endpoint ?? imdsEndpoint()).replace(/\/+$/, '');
+    this.budgetMs = opts.budgetMs;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.ttlSeconds = opts.tokenTtlSeconds ?? TOKEN_TTL_SECONDS;
+    this.random = opts.random ?? Math.random;
+  }
+
+  async getText(path: string): Promise<string | undefined> {
+    return (await this.get(path))?.toString('utf8');
+  }
+
+  async get(path: string): Promise<Buffer | undefined> {
+    const deadline = Date.now() + this.budgetMs;
+    for (let retry = 0; ; retry++) {
+      const outcome = await this.attempt(path, deadline);
+      if (outcome.kind === 'ok') return outcome.body;
+      if (outcome.kind === 'absent') return undefined;
+      if (outcome.kind === 'fatal') throw this.unreadable(path, outcome.reason);
+      const wait = backoffDelay(RETRY_BASE_MS, retry, this.random, RETRY_CAP_MS);
+      if (Date.now() + wait >= deadline) {
+        throw this.unreadable(path, `no answer within imds.budget (${formatDuration(this.budgetMs)}); last error: ${outcome.reason}`);
+      }
+      this.opts.log?.debug({ path, retry: retry + 1, reason: outcome.reason }, `IMDS GET ${path}: ${outcome.reason}; retrying`);
+      await sleep(wait);
+    }
+  }
+
+  private async attempt(path: string, deadline: number): Promise<Attempt> {
+    // A rejected token (expired, or IMDS restarted) is refreshed at once, once; a second 401 is a real fault.
+    for (let refreshed = false; ; refreshed = true) {
+      const token = await this.sessionToken(deadline);
+      if (token.kind !== 'ok') return token;
+      const answer = await this.send('GET', path, { 'x-aws-ec2-metadata-token': token.body.toString() }, deadline);
+      if (typeof answer === 'string') return { kind: 'retry', reason: answer };
+      if (answer.status === 200) return { kind: 'ok', body: answer.body };
+      if (answer.status === 404) return { kind: 'absent' };
+      if (answer.status === 401) {
+        this.token = undefined;
+        if (!refreshed) continue;
+        return { kind: 'retry', reason: 'HTTP 401: the fresh session token was rejected too' };
+      }
+      return classify(answer.status);
+    }
+  }
+
+  private async sessionToken(deadline: number): Promise<Attempt> {
+    if (this.token && Date.now() < this.token.expiresAt) return { kind: 'ok', body: Buffer.from(this.token.value) };
+    const answer = await this.send('PUT', TOKEN_PATH, { 'x-aws-ec2-metadata-token-ttl-seconds': String(this.ttlSeconds) }, deadline);
+    if (typeof answer === 'string') return { kind: 'retry', reason: `session token: ${answer}` };
+    if (answer.status === 200 && answer.body.length > 0) {
+      // Renew a little early, so a token never expires between our check and IMDS's.
+      const lifetimeMs = this.ttlSeconds * 1000 - Math.min(60_000, this.ttlSeconds * 100);
+      this.token = { value: answer.body.toString().trim(), expiresAt: Date.now() + lifetimeMs };
+      return { kind: 'ok', body: Buffer.from(this.token.value) };
+    }
+    const c = classify(answer.status);
+    if (c.kind === 'retry' || answer.status === 403) return { ...c, reason: `session token: ${c.reason}` };
+    return { kind: 'fatal', reason: `session token: HTTP ${answer.status}; IMDSv2 is required, and postjoin never falls back to IMDSv1` };
+  }
+
+  /** One HTTP exchange, bounded by the per-request timeout and the read's deadline. A string is a transport failure. */
+  private send(method: 'GET' | 'PUT', path: string, headers: Record<string, string>, deadline: number): Promise<Answer | string> {
+    const timeoutMs = Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()));
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (v: Answer | string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      };
+      // agent: false — one connection per request, so no idle keep-alive socket outlives the run.
+      const req = http.request(`${this.endpoint}${path}`, { method, headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BODY_BYTES) {
+            req.destroy();
+            done(`the answer is larger than ${MAX_BODY_BYTES} bytes`);
+          } else chunks.push(c);
+        });
+        res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', (err) => done(`connection lost: ${err.message}`));
+        res.on('aborted', () => done('connection lost while reading the answer'));
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        done(`no answer within ${formatDuration(timeoutMs)}`);
+      }, timeoutMs);
+      req.on('error', (err: NodeJS.ErrnoException) => done(err.code ? `${err.code}: ${err.message}` : err.message));
+      req.end();
+    });
+  }
+
+  private unreadable(path: string, reason: string): SourceUnreadable {
+    return new SourceUnreadable(`IMDS ${this.endpoint}`, `${path}: ${reason}`);
+  }
+}
+
+function classify(status: number): Extract<Attempt, { reason: string }> {
+  if (status >= 500 || status === 429) return { kind: 'retry', reason: `HTTP ${status}` };
+  if (status === 403) return { kind: 'fatal', reason: 'HTTP 403: IMDS refused the request (is the metadata service disabled for this instance?)' };
+  return { kind: 'fatal', reason: `unexpected HTTP ${status}` };
+}
