@@ -54,6 +54,8 @@ export const agentConfigSchema = z.strictObject({
       tags: sourcePolicy(['pull', 'unit', 'wait']),
       registries: stringList('registry host globs').default([]),
       units: stringList('unit name globs').default([]),
+      /** Not in the design's example: globs a `file` task's path must match, after symlinks in it are resolved. */
+      paths: stringList('path globs').default([]),
     })
     .prefault({}),
   /** Not in the design's example: the whole run's deadline, so the unit's TimeoutStartSec can sit above it. */
@@ -80,6 +82,7 @@ export interface Policy {
   tags: { allow: string[] };
   registries: string[];
   units: string[];
+  paths: string[];
 }
 
 export function toAgentConfig(p: Parsed, path: string): AgentConfig {

@@ -4,6 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { resolveId } from '../host/accounts.js';
 import { absolutePath } from '../plan/fields.js';
+import { allowedByGlobs } from '../plan/glob.js';
+import { resolveParents } from '../host/resolve-parents.js';
 import { TaskFailed, defineKind } from './task-kind.js';
 
 const MODE_HINT =
@@ -11,7 +13,9 @@ const MODE_HINT =
 
 const schema = z
   .strictObject({
-    path: absolutePath('file.path'),
+    path: absolutePath('file.path').refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..') && !p.endsWith('/'), {
+      message: 'file.path must be a normalized file path (no "." or ".." segments, no trailing "/")',
+    }),
     content: z.string({ error: 'expected the file content as a string' }),
     encoding: z.enum(['utf8', 'base64']).default('utf8'),
     mode: z
@@ -37,6 +41,9 @@ export const fileKind = defineKind({
   kind: 'file',
   summary: 'write a file atomically with mode and owner',
   schema,
+  checkPolicy(spec, policy) {
+    return allowedByGlobs(spec.path, policy.paths) ? [] : [`path ${spec.path} is not allowed (policy.paths: [${policy.paths.join(', ')}])`];
+  },
   redact(spec) {
     const bytes = bytesOf(spec);
     const { content: _content, ...rest } = spec;
@@ -44,6 +51,13 @@ export const fileKind = defineKind({
   },
   async run(spec, ctx) {
     const bytes = bytesOf(spec);
+    // The plan checked the path as written; a symlink in a parent directory could still point elsewhere,
+    // so the path the write will really land on is checked again. The last component is never followed:
+    // rename() replaces a symlink there instead of writing through it.
+    const real = await resolveParents(spec.path);
+    if (real !== spec.path && !allowedByGlobs(real, ctx.config.policy.paths)) {
+      throw new TaskFailed(`${spec.path} resolves to ${real} through a symlink, which policy.paths does not allow`);
+    }
     const existing = await stat(spec.path).catch(() => undefined);
     if (existing?.isDirectory()) throw new TaskFailed(`${spec.path} is a directory`);
     let uid = -1;

@@ -33,24 +33,27 @@ export async function run(ctx: VerbContext): Promise<number> {
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
 
-  let store: StateStore;
-  let lock: RunLock;
+  // A run that cannot record state must not start: a `once` task would run again on the next boot, and
+  // nobody could tell from `postjoin status` what happened. Exit 2 (the --state-dir is unusable input).
+  let lock: RunLock | undefined;
+  let recorder: RunRecorder;
   try {
-    store = await StateStore.open(ctx.stateDir, log);
+    const store = await StateStore.open(ctx.stateDir, log);
     lock = await acquireRunLock(ctx.stateDir);
+    recorder = new RunRecorder(store, await readBootId());
+    await recorder.save();
   } catch (err) {
-    const message = err instanceof InvalidInput ? err.message : `state dir ${ctx.stateDir}: ${(err as Error).message}`;
+    const message = err instanceof InvalidInput ? err.message : `state dir ${ctx.stateDir} is not usable: ${(err as Error).message}`;
     log.error(`${message}; no task was started, and this run cannot be recorded`);
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    await lock?.release().catch(() => {});
     return ExitCode.invalid;
   }
-  const recorder = new RunRecorder(store, await readBootId());
   const host = createHost();
   let exitCode: number = ExitCode.ok;
   let message: string | undefined;
   let deadline: NodeJS.Timeout | undefined;
   try {
-    await recorder.save();
     notify.status('loading config and sources');
     const config = await loadAgentConfig(ctx.configPath, log);
     deadline = setTimeout(() => stopper.abort(StopReason.deadline(config.runTimeoutMs)), config.runTimeoutMs);
@@ -82,7 +85,7 @@ export async function run(ctx: VerbContext): Promise<number> {
       if (exitCode === ExitCode.ok) exitCode = ExitCode.taskFailed;
     }
     notify.status(exitCode === 0 ? 'done: all tasks succeeded' : `failed (exit ${exitCode}): ${message ?? ''}`);
-    await Promise.all([notify.flush(), host.close(), lock.release()]);
+    await Promise.all([notify.flush(), host.close(), lock.release().catch(() => {})]);
   }
   return exitCode;
 }
