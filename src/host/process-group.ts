@@ -13,6 +13,13 @@ export interface ProcessSpec {
   /** Aborting it (timeout, SIGTERM to the agent) kills the whole process group. */
   signal: AbortSignal;
   onLine(stream: OutputStream, line: string, truncated: boolean): void;
+  /**
+   * When it says true, stdout is no longer split into lines, only counted (`onDropped`): a task printing
+   * 100 MB then costs the agent no more than reading it. stderr is always split, since its last line goes
+   * into the failure message.
+   */
+  discardStdout?(): boolean;
+  onDropped?(bytes: number): void;
   /** Grace between SIGTERM and SIGKILL to the group. */
   killGraceMs?: number;
 }
@@ -62,7 +69,10 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
     stripFinalNewline: false,
   });
   const pid = child.pid;
-  child.stdout?.on('data', (c: Buffer) => splitters.stdout.push(c));
+  child.stdout?.on('data', (c: Buffer) => {
+    if (spec.discardStdout?.()) spec.onDropped?.(c.length);
+    else splitters.stdout.push(c);
+  });
   child.stderr?.on('data', (c: Buffer) => splitters.stderr.push(c));
 
   let killed = false;

@@ -6,11 +6,26 @@ export const OUTPUT_LIMIT_BYTES = 64 * 1024;
  * Forwards a task's output to the journal line by line, up to a budget per task (design §8). Past it, one
  * notice is written; the rest is still read (by the process runner) so the task never blocks on a full pipe.
  */
-export function createOutputForwarder(log: Logger, limit = OUTPUT_LIMIT_BYTES) {
+export interface TaskOutput {
+  line(stream: 'stdout' | 'stderr', line: string, truncated: boolean): void;
+  /** True once the budget is spent: from then on a runner may count raw bytes instead of splitting lines. */
+  readonly full: boolean;
+  /** Counts output that was never split into lines because the budget was already spent. */
+  dropped(bytes: number): void;
+  finish(): void;
+}
+
+export function createOutputForwarder(log: Logger, limit = OUTPUT_LIMIT_BYTES): TaskOutput {
   let forwarded = 0;
   let dropped = 0;
   let noticed = false;
   return {
+    get full() {
+      return noticed;
+    },
+    dropped(bytes: number): void {
+      dropped += bytes;
+    },
     line(stream: 'stdout' | 'stderr', line: string, truncated: boolean): void {
       const size = Buffer.byteLength(line) + 1;
       if (forwarded + size > limit) {

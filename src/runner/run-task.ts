@@ -103,7 +103,7 @@ async function runAttempt(task: SimpleTask, log: Logger, deps: TaskRunDeps) {
       ...(task.cwd ? { cwd: task.cwd } : {}),
       signal: ctl.signal,
       log,
-      output: (stream, line, truncated) => output.line(stream, line, truncated),
+      output,
       config: deps.config,
       host: deps.host,
     });

@@ -15,8 +15,10 @@ export async function runCommand(command: string, args: readonly string[], ctx: 
     signal: ctx.signal,
     onLine(stream, line, truncated) {
       if (stream === 'stderr' && line.trim()) lastStderr = line.trim();
-      ctx.output(stream, line, truncated);
+      ctx.output.line(stream, line, truncated);
     },
+    discardStdout: () => ctx.output.full,
+    onDropped: (bytes) => ctx.output.dropped(bytes),
   });
   if (outcome.leftovers.length > 0) {
     const list = outcome.leftovers.map((p) => `pid ${p.pid} (${p.command})`).join(', ');

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AgentConfig, Policy } from '../config/agent-config.js';
 import type { Host } from '../host/host.js';
+import type { TaskOutput } from '../report/task-output.js';
 
 /**
  * The one interface every task kind implements, in a file of its own (cloud-init's cc_* modules are the
@@ -27,8 +28,8 @@ export interface TaskContext {
   /** Fires on the task's timeout or when the agent is stopped; the kind must stop promptly. */
   signal: AbortSignal;
   log: Logger;
-  /** Forwards a line of the task's own output to the journal, within the per-task budget. */
-  output(stream: 'stdout' | 'stderr', line: string, truncated: boolean): void;
+  /** Forwards the task's own output to the journal, line by line, within the per-task budget. */
+  output: TaskOutput;
   config: AgentConfig;
   host: Host;
 }
