@@ -33,6 +33,35 @@ const zodEnglishOnly = {
   },
 };
 
+/**
+ * The EC2 client is loaded lazily (only for the DescribeInstances fallback), and esbuild cannot tree-shake a
+ * lazily loaded package index's `export *`: it would keep every EC2 command (about 1.7 MB). Two fixes:
+ * - `@aws-sdk/client-ec2` resolves to its client and the one command we use, by deep path into its ESM build.
+ *   (The source imports the index, because unbundled, as in tests, those deep ESM paths do not load.)
+ * - Its one schema file writes trait keys as computed keys (`{[_xN]: "tagSet"}`), which esbuild must treat as
+ *   possibly side-effecting, so every one of EC2's ~3400 schemas was kept. They are rewritten to the string
+ *   literals they name, so unused schemas drop out. 1.2 MB of schemas become about 30 KB.
+ */
+const ec2Slim = {
+  name: 'ec2-slim',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/client-ec2$/ }, () => ({ path: 'client-ec2', namespace: 'ec2-slim' }));
+    b.onLoad({ filter: /.*/, namespace: 'ec2-slim' }, () => ({
+      contents: [
+        "export { EC2Client } from '@aws-sdk/client-ec2/dist-es/EC2Client.js';",
+        "export { DescribeInstancesCommand } from '@aws-sdk/client-ec2/dist-es/commands/DescribeInstancesCommand.js';",
+      ].join('\n'),
+      loader: 'js',
+      resolveDir: root,
+    }));
+    b.onLoad({ filter: /[\\/]client-ec2[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      const strings = new Map([...src.matchAll(/^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm)].map((m) => [m[1], m[2]]));
+      return { contents: src.replace(/\[(_\w+)\]:/g, (all, id) => (strings.has(id) ? `${strings.get(id)}:` : all)), loader: 'js' };
+    });
+  },
+};
+
 export const common = {
   bundle: true,
   platform: 'node',
@@ -40,7 +69,7 @@ export const common = {
   format: 'cjs',
   // The AWS SDK's ESM build tree-shakes far better than its CJS one.
   mainFields: ['module', 'main'],
-  plugins: [optionalNative, zodEnglishOnly],
+  plugins: [optionalNative, zodEnglishOnly, ec2Slim],
   define: { __POSTJOIN_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
   legalComments: 'none',

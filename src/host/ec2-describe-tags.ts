@@ -1,0 +1,86 @@
+// The package index, not deep paths: the bundler takes its ESM build (`sideEffects: false`) and keeps only the
+// client and this one command, byte for byte what deep imports give; and unbundled (tests), deep dist-es paths
+// do not load at all (extensionless specifiers in a package Node reads as CommonJS).
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import type { Logger } from 'pino';
+import { SourceUnreadable } from '../errors.js';
+
+/**
+ * Errors that mean "not allowed", as opposed to "not working": no credentials at all, or credentials the
+ * node role does not permit (EC2 says UnauthorizedOperation; other AWS APIs and proxies say AccessDenied).
+ */
+const REFUSED = new Set([
+  'UnauthorizedOperation',
+  'AccessDenied',
+  'AccessDeniedException',
+  'AuthFailure',
+  'CredentialsProviderError',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'ExpiredToken',
+]);
+
+/** Boot storms make EC2 throttle; a few more attempts than the SDK's default 3 ride that out. */
+const MAX_ATTEMPTS = 5;
+
+export interface DescribeTagsOptions {
+  instanceId: string;
+  /** From the IMDS identity document: the node's own region. */
+  region: string;
+  log: Logger;
+  /** Default: AWS_ENDPOINT_URL_EC2, else the SDK's regional endpoint. */
+  endpoint?: string;
+}
+
+/**
+ * This instance's tags from EC2 DescribeInstances. Not DescribeTags: AmazonEKSWorkerNodePolicy grants
+ * ec2:DescribeInstances but not ec2:DescribeTags. The SDK's standard retry mode retries throttling
+ * (RequestLimitExceeded) and 5xx with backoff and jitter; credentials come from its default chain, which on a
+ * node is the instance role.
+ */
+export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<Map<string, string>> {
+  const endpoint = opts.endpoint ?? (process.env.AWS_ENDPOINT_URL_EC2 || undefined);
+  const client = new EC2Client({
+    region: opts.region,
+    ...(endpoint ? { endpoint } : {}),
+    maxAttempts: MAX_ATTEMPTS,
+    retryMode: 'standard',
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+  });
+  try {
+    const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [opts.instanceId] }));
+    const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === opts.instanceId);
+    if (!instance) throw new SourceUnreadable('tags', `EC2 DescribeInstances did not return this instance (${opts.instanceId})`);
+    const attempts = out.$metadata.attempts ?? 1;
+    if (attempts > 1) opts.log.info({ attempts }, `EC2 DescribeInstances answered after ${attempts} attempts`);
+    return new Map((instance.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? ''] as const])));
+  } catch (err) {
+    if (err instanceof SourceUnreadable) throw err;
+    throw explain(err, opts);
+  } finally {
+    client.destroy();
+  }
+}
+
+function explain(err: unknown, opts: DescribeTagsOptions): SourceUnreadable {
+  const e = err as { name?: string; message?: string; $metadata?: { attempts?: number; httpStatusCode?: number } };
+  const code = e.name ?? 'Error';
+  const what = `${code}: ${e.message ?? String(err)}`;
+  if (REFUSED.has(code) || e.$metadata?.httpStatusCode === 403) {
+    const why = code === 'CredentialsProviderError' ? `could not be called: no AWS credentials (${what})` : `was refused (${what})`;
+    return new SourceUnreadable(
+      'tags',
+      `cannot read this instance's tags: they are not in instance metadata (IMDS answered 404), and EC2 DescribeInstances ` +
+        `for ${opts.instanceId} ${why}. Fix it either way: enable tags in instance metadata (launch template ` +
+        `MetadataOptions InstanceMetadataTags=enabled), or let the node role call ec2:DescribeInstances ` +
+        `(AmazonEKSWorkerNodePolicy grants it; ec2:DescribeTags is not enough)`,
+      { cause: err },
+    );
+  }
+  const attempts = e.$metadata?.attempts;
+  return new SourceUnreadable(
+    'tags',
+    `EC2 DescribeInstances for ${opts.instanceId} in ${opts.region} failed${attempts ? ` after ${attempts} attempt(s)` : ''}: ${what}`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,144 @@
+import type { Problem } from '../errors.js';
+import type { SourcedTask } from '../plan/sourced-task.js';
+import { TASK_NAME } from '../plan/task-schema.js';
+import { formatPath } from '../plan/yaml-documents.js';
+import { byteOrder } from './file-source.js';
+import { joinWords, splitWords } from './shell-words.js';
+
+/** Design §7: `postjoin:<task name>` = `<kind> <args…>`. */
+export const TAG_PREFIX = 'postjoin:';
+export const ENABLED_KEY = 'postjoin:enabled';
+/** What IMDS allows in a tag key when tags are exposed in instance metadata (no `/`, no spaces). */
+export const TAG_KEY_CHARS = /^[A-Za-z0-9+=._:@-]+$/;
+export const TAG_KEY_MAX = 127;
+export const TAG_VALUE_MAX = 256;
+/** EC2's limit per resource; the instance's own tags count towards it too. */
+export const TAGS_PER_RESOURCE = 50;
+
+export const TAG_KINDS = ['pull', 'unit', 'wait', 'exec', 'script'] as const;
+const WAIT_FORMS = ['url', 'file', 'unit'] as const;
+
+export type TagsOutcome = { enabled: false } | { enabled: true; tasks: SourcedTask[]; problems: Problem[] };
+
+/**
+ * Turns an instance's tags into tasks, one per `postjoin:` key, in the byte-wise order of the keys. Other
+ * tags are not ours. Every bad key and value is reported, each naming its tag key.
+ */
+export function tasksFromTags(tags: ReadonlyMap<string, string>): TagsOutcome {
+  const enabled = tags.get(ENABLED_KEY);
+  if (enabled !== undefined && enabled.trim().toLowerCase() === 'false') return { enabled: false };
+  const keys = [...tags.keys()].filter((k) => k.startsWith(TAG_PREFIX) && k !== ENABLED_KEY).sort(byteOrder);
+  const tasks: SourcedTask[] = [];
+  const problems: Problem[] = [];
+  for (const key of keys) {
+    const origin = `tag:${key}`;
+    const name = key.slice(TAG_PREFIX.length);
+    if (!TASK_NAME.test(name)) {
+      problems.push({
+        source: origin,
+        message: `tag key "${key}": "${name}" is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)`,
+      });
+      continue;
+    }
+    const parsed = taskFromTagValue(name, tags.get(key) ?? '');
+    if (typeof parsed === 'string') {
+      problems.push({ source: origin, message: parsed });
+      continue;
+    }
+    tasks.push({
+      source: 'tags',
+      origin,
+      raw: parsed,
+      locate: (p) => ({ source: origin, at: formatPath(p) || undefined }),
+    });
+  }
+  return { enabled: true, tasks, problems };
+}
+
+/** A tag value as a raw task object, in the shape the kinds' schemas validate; a string says what is wrong. */
+export function taskFromTagValue(name: string, value: string): Record<string, unknown> | string {
+  const split = splitWords(value);
+  if (!split.ok) return split.message;
+  const [kind, ...args] = split.words;
+  if (kind === undefined) return `the value is empty; write "<kind> <args…>", where kind is one of ${TAG_KINDS.join(', ')}`;
+  const task = (spec: unknown) => ({ name, [kind]: spec });
+  switch (kind) {
+    case 'pull':
+      if (args.length === 0) return 'pull needs at least one image: "pull IMAGE…"';
+      return task({ images: args });
+    case 'unit':
+      if (args.length !== 2) return `unit takes an action and a unit name: "unit ACTION NAME", got ${args.length} word(s)`;
+      return task({ action: args[0], name: args[1] });
+    case 'wait': {
+      const [form, target, ...rest] = args;
+      if (!(WAIT_FORMS as readonly (string | undefined)[]).includes(form) || target === undefined || rest.length > 0) {
+        return 'wait takes one condition: "wait url URL", "wait file PATH" or "wait unit NAME"';
+      }
+      return task({ [form!]: target });
+    }
+    case 'exec':
+      if (args.length === 0) return 'exec needs a program: "exec PATH ARG…"';
+      return task({ command: args[0], args: args.slice(1) });
+    case 'script': {
+      if (args.length !== 1) return 'script takes one word, the base64 of the script body: "script BASE64"';
+      const body = decodeScript(args[0]!);
+      return body === undefined ? 'script: the body is not valid base64' : task(body);
+    }
+    default:
+      return `unknown kind "${kind}"; a tag value starts with one of ${TAG_KINDS.join(', ')}`;
+  }
+}
+
+function decodeScript(b64: string): string | undefined {
+  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
+  const bytes = Buffer.from(b64, 'base64');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The reverse, for the `tags` verb: a task's kind and spec (as the user wrote them) as a tag value, or the
+ * reason it cannot be one. Spec keys the grammar has no words for make the task inexpressible.
+ */
+export function tagValueFromSpec(kind: string, spec: unknown): { value: string } | { reason: string } {
+  const s = (spec ?? {}) as Record<string, unknown>;
+  const only = (...keys: string[]) => {
+    const extra = typeof spec === 'object' && spec !== null ? Object.keys(s).filter((k) => !keys.includes(k)) : [];
+    return extra.length ? `${kind}.${extra.join(`, ${kind}.`)} cannot be written in a tag` : undefined;
+  };
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  let words: string[];
+  let extra: string | undefined;
+  switch (kind) {
+    case 'pull':
+      extra = only('images');
+      if (!strings(s.images) || s.images.length === 0) return { reason: 'pull.images must be a non-empty list of strings' };
+      words = ['pull', ...s.images];
+      break;
+    case 'unit':
+      extra = only('name', 'action');
+      words = ['unit', String(s.action), String(s.name)];
+      break;
+    case 'wait': {
+      const forms = WAIT_FORMS.filter((f) => f in s);
+      extra = only(...WAIT_FORMS);
+      if (forms.length !== 1) return { reason: 'wait needs exactly one of url, file or unit' };
+      words = ['wait', forms[0]!, String(s[forms[0]!])];
+      break;
+    }
+    case 'exec':
+      extra = only('command', 'args');
+      words = ['exec', String(s.command), ...(strings(s.args) ? s.args : [])];
+      break;
+    case 'script':
+      if (typeof spec !== 'string') return { reason: 'script must be a string' };
+      words = ['script', Buffer.from(spec, 'utf8').toString('base64')];
+      break;
+    default:
+      return { reason: `kind "${kind}" has no tag form; tags can hold ${TAG_KINDS.join(', ')}` };
+  }
+  return extra ? { reason: extra } : { value: joinWords(words) };
+}

@@ -1,0 +1,50 @@
+import { InvalidInput } from '../errors.js';
+import type { ImdsClient } from '../host/imds-client.js';
+import { readIdentityDocument } from '../host/imds-identity.js';
+import type { SourcedTask } from '../plan/sourced-task.js';
+import { sourceImds, type SourceContext, type TaskSource } from './source.js';
+import { ENABLED_KEY, TAG_PREFIX, tasksFromTags } from './tag-grammar.js';
+
+export const TAGS_PATH = '/latest/meta-data/tags/instance';
+
+/**
+ * The instance's `postjoin:*` tags (design §7). IMDS first; when tags are not in instance metadata (404),
+ * EC2 DescribeInstances, whose permission the EKS worker node policy already grants.
+ */
+export const tagsSource: TaskSource = {
+  name: 'tags',
+  async read(ctx: SourceContext): Promise<SourcedTask[]> {
+    const imds = sourceImds(ctx);
+    let tags = await tagsFromImds(imds);
+    if (tags === undefined) {
+      const { instanceId, region } = await readIdentityDocument(imds);
+      ctx.log.debug({ instanceId, region }, 'tags are not in instance metadata; asking EC2 DescribeInstances');
+      // Loaded only here: the EC2 client is most of the bundle, and most nodes never need it.
+      const { describeInstanceTags } = await import('../host/ec2-describe-tags.js');
+      tags = await describeInstanceTags({ instanceId, region, log: ctx.log });
+    }
+    const enabled = tags.get(ENABLED_KEY)?.trim().toLowerCase();
+    if (enabled !== undefined && enabled !== 'true' && enabled !== 'false') {
+      ctx.log.warn(`tag ${ENABLED_KEY}="${tags.get(ENABLED_KEY)}" is neither true nor false; the tags source stays on`);
+    }
+    const outcome = tasksFromTags(tags);
+    if (!outcome.enabled) {
+      ctx.log.info(`tag ${ENABLED_KEY}=false: the tags source is off for this instance`);
+      return [];
+    }
+    if (outcome.problems.length > 0) throw new InvalidInput(outcome.problems);
+    return outcome.tasks;
+  },
+};
+
+/** Only `postjoin:` values are fetched: one request per key, and other tags are none of our business. */
+async function tagsFromImds(imds: ImdsClient): Promise<Map<string, string> | undefined> {
+  const list = await imds.getText(TAGS_PATH);
+  if (list === undefined) return undefined;
+  const tags = new Map<string, string>();
+  for (const key of list.split(/\r?\n/).filter((k) => k.startsWith(TAG_PREFIX))) {
+    const value = await imds.getText(`${TAGS_PATH}/${encodeURIComponent(key)}`);
+    if (value !== undefined) tags.set(key, value); // a tag removed between the two reads is simply gone
+  }
+  return tags;
+}

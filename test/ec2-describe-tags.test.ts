@@ -1,0 +1,68 @@
+import t from 'tap';
+import { SourceUnreadable } from '../src/errors.js';
+import { describeInstanceTags } from '../src/host/ec2-describe-tags.js';
+import { silentLogger } from '../src/report/logger.js';
+import { startEc2Server } from './emulators/ec2-server.js';
+import { startImdsServer } from './emulators/imds-server.js';
+
+// Dummy credentials, and the SDK's IMDS credential lookup pointed at an emulator: never the real IMDS.
+const keys = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_EC2_METADATA_SERVICE_ENDPOINT'] as const;
+const saved = keys.map((k) => process.env[k]);
+t.teardown(() =>
+  keys.forEach((k, i) => {
+    if (saved[i] === undefined) delete process.env[k];
+    else process.env[k] = saved[i];
+  }),
+);
+
+t.before(async () => {
+  const imds = await startImdsServer();
+  t.teardown(imds.close);
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url });
+});
+
+const ids = Array.from({ length: 12 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
+
+t.test('a boot storm against EC2\'s token bucket: throttled requests are retried until all nodes have their tags', async (t) => {
+  const ec2 = await startEc2Server({
+    instances: Object.fromEntries(ids.map((id) => [id, { 'postjoin:10-x': `wait file /${id}` }])),
+    tokenBucket: { capacity: 4, refillPerSecond: 8 },
+  });
+  t.teardown(ec2.close);
+  const all = await Promise.all(ids.map((instanceId) => describeInstanceTags({ instanceId, region: 'us-east-1', log: silentLogger(), endpoint: ec2.url })));
+  all.forEach((tags, i) => t.equal(tags.get('postjoin:10-x'), `wait file /${ids[i]}`));
+  const throttled = ec2.requests.filter((r) => r.code === 'RequestLimitExceeded').length;
+  t.ok(throttled > 0, `${throttled} request(s) were throttled and retried`);
+});
+
+t.test('the token bucket refills at its rate (the benchmark setting: 100 tokens, 20/s)', async (t) => {
+  const ec2 = await startEc2Server({ instances: { [ids[0]!]: {} }, tokenBucket: { capacity: 100, refillPerSecond: 20 } });
+  t.teardown(ec2.close);
+  const body = `Action=DescribeInstances&Version=2016-11-15&InstanceId.1=${ids[0]}`;
+  const auth = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00' };
+  const post = () => fetch(ec2.url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth } }).then((r) => r.status);
+  const first = await Promise.all(Array.from({ length: 110 }, post));
+  t.ok(first.filter((s) => s === 200).length >= 100, '100 tokens to start with');
+  t.ok(first.filter((s) => s === 503).length >= 5, 'then RequestLimitExceeded');
+  await new Promise((r) => setTimeout(r, 500));
+  const later = await Promise.all(Array.from({ length: 20 }, post));
+  const ok = later.filter((s) => s === 200).length;
+  t.ok(ok >= 6 && ok <= 16, `about 10 tokens back after 0.5 s (${ok})`);
+});
+
+t.test('an unknown instance is an unreadable source, not a crash', async (t) => {
+  const ec2 = await startEc2Server({ instances: {} });
+  t.teardown(ec2.close);
+  const err = await describeInstanceTags({ instanceId: 'i-404', region: 'us-east-1', log: silentLogger(), endpoint: ec2.url }).catch((e: unknown) => e);
+  t.type(err, SourceUnreadable);
+  t.match((err as Error).message, /^tags: EC2 DescribeInstances for i-404 in us-east-1 failed after 1 attempt\(s\): InvalidInstanceID.NotFound/);
+});
+
+t.test('throttling that outlasts the retries is exit 4, saying how many attempts were made', async (t) => {
+  const ec2 = await startEc2Server({ instances: { [ids[0]!]: {} } });
+  t.teardown(ec2.close);
+  ec2.throttleNext(100);
+  const err = await describeInstanceTags({ instanceId: ids[0]!, region: 'us-east-1', log: silentLogger(), endpoint: ec2.url }).catch((e: unknown) => e);
+  t.type(err, SourceUnreadable);
+  t.match((err as Error).message, /failed after 5 attempt\(s\): RequestLimitExceeded/);
+});

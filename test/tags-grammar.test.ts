@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
+import t from 'tap';
+import { joinWords, quoteWord, splitWords } from '../src/sources/shell-words.js';
+import { tagValueFromSpec, taskFromTagValue, tasksFromTags } from '../src/sources/tag-grammar.js';
+
+const words = (s: string) => {
+  const r = splitWords(s);
+  return r.ok ? r.words : `error: ${r.message}`;
+};
+
+t.test('words split as a POSIX shell splits them, with no expansion at all', async (t) => {
+  t.same(words('pull  a:1\tb@sha256:00 '), ['pull', 'a:1', 'b@sha256:00']);
+  t.same(words(`exec /bin/sh -c "touch /tmp/pwned"`), ['exec', '/bin/sh', '-c', 'touch /tmp/pwned']);
+  t.same(words(`a'b c'"d e"f`), ['ab cd ef'], 'adjacent quoted pieces make one word');
+  t.same(words(`'' ""`), ['', ''], 'empty quotes are empty words');
+  t.same(words(`"a\\"b" "\\$x" "\\n" 'x\\y'`), ['a"b', '$x', '\\n', 'x\\y'], 'backslash in double quotes escapes only \\ " $ `');
+  t.same(words('a\\ b \\"c'), ['a b', '"c']);
+  t.same(words('$HOME; rm -rf * | true && `id` ?'), ['$HOME;', 'rm', '-rf', '*', '|', 'true', '&&', '`id`', '?'], 'shell syntax is just characters');
+  t.same(words(''), []);
+  t.match(words(`exec "unterminated`), /unterminated double quote at character 6/);
+  t.match(words(`exec 'unterminated`), /unterminated single quote/);
+  t.same(words('exec a\\'), ['exec', 'a\\'], 'a trailing backslash stays, as in the shell');
+});
+
+t.test('property: the same words as /bin/sh, on inputs without expansion characters', async (t) => {
+  // The shell is the reference; its expansions ($, *, ~, …) and operators are left out of the alphabet.
+  const value = fc.string({ unit: fc.constantFrom('a', 'b', ' ', '\t', "'", '"', '\\', '-', '/'), maxLength: 14 });
+  fc.assert(
+    fc.property(value, (v) => {
+      const sh = spawnSync('/bin/sh', ['-c', `printf '%s\\0' X ${v}`], { encoding: 'utf8' });
+      const ours = splitWords(v);
+      if (sh.status !== 0) return !ours.ok;
+      return ours.ok && JSON.stringify(ours.words) === JSON.stringify(sh.stdout.split('\0').slice(1, -1));
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 random values split like /bin/sh');
+});
+
+t.test('property: joinWords writes words that split back unchanged', async (t) => {
+  fc.assert(fc.property(fc.array(fc.string()), (ws) => JSON.stringify(words(joinWords(ws))) === JSON.stringify(ws)));
+  t.equal(quoteWord('plain/path:1'), 'plain/path:1');
+  t.equal(quoteWord("it's"), `'it'\\''s'`);
+  t.equal(quoteWord(''), "''");
+});
+
+t.test('each tag form becomes a raw task in the kind\'s own shape', async (t) => {
+  t.same(taskFromTagValue('10-prepull', 'pull public.ecr.aws/x/pause:3.9 111.dkr.ecr.us-west-2.amazonaws.com/app:1'), {
+    name: '10-prepull',
+    pull: { images: ['public.ecr.aws/x/pause:3.9', '111.dkr.ecr.us-west-2.amazonaws.com/app:1'] },
+  });
+  t.same(taskFromTagValue('u', 'unit restart amazon-cloudwatch-agent.service'), { name: 'u', unit: { action: 'restart', name: 'amazon-cloudwatch-agent.service' } });
+  t.same(taskFromTagValue('w', 'wait url http://127.0.0.1:4317/'), { name: 'w', wait: { url: 'http://127.0.0.1:4317/' } });
+  t.same(taskFromTagValue('w', 'wait file /run/ready'), { name: 'w', wait: { file: '/run/ready' } });
+  t.same(taskFromTagValue('w', 'wait unit kubelet.service'), { name: 'w', wait: { unit: 'kubelet.service' } });
+  t.same(taskFromTagValue('x', `exec /bin/sh -c "touch /tmp/pwned"`), { name: 'x', exec: { command: '/bin/sh', args: ['-c', 'touch /tmp/pwned'] } });
+  t.same(taskFromTagValue('s', `script ${Buffer.from('echo hi\n').toString('base64')}`), { name: 's', script: 'echo hi\n' });
+});
+
+t.test('malformed tag values say what the form is', async (t) => {
+  t.match(taskFromTagValue('a', ''), /the value is empty/);
+  t.match(taskFromTagValue('a', 'pull'), /pull needs at least one image/);
+  t.match(taskFromTagValue('a', 'unit restart'), /unit takes an action and a unit name/);
+  t.match(taskFromTagValue('a', 'wait socket /x'), /wait takes one condition/);
+  t.match(taskFromTagValue('a', 'wait url a b'), /wait takes one condition/);
+  t.match(taskFromTagValue('a', 'exec'), /exec needs a program/);
+  t.match(taskFromTagValue('a', 'script not*base64'), /not valid base64/);
+  t.match(taskFromTagValue('a', 'script YQ== YQ=='), /script takes one word/);
+  t.match(taskFromTagValue('a', 'file /etc/x'), /unknown kind "file"; a tag value starts with one of pull, unit, wait, exec, script/);
+});
+
+t.test('tags become tasks in byte-wise key order; other tags are not ours', async (t) => {
+  const out = tasksFromTags(
+    new Map([
+      ['Name', 'node-1'],
+      ['postjoin:20-b', 'wait file /b'],
+      ['postjoin:10-a', 'wait file /a'],
+      ['postjoin:9-c', 'wait file /c'],
+      ['postjoin:10-B', 'wait file /B'],
+      ['eks:cluster-name', 'prod'],
+    ]),
+  );
+  if (!out.enabled) throw new Error('enabled expected');
+  t.same(out.problems, []);
+  t.same(
+    out.tasks.map((st) => [st.origin, st.source, (st.raw as { name: string }).name]),
+    [
+      ['tag:postjoin:10-B', 'tags', '10-B'],
+      ['tag:postjoin:10-a', 'tags', '10-a'],
+      ['tag:postjoin:20-b', 'tags', '20-b'],
+      ['tag:postjoin:9-c', 'tags', '9-c'],
+    ],
+  );
+  t.same(out.tasks[0]!.locate(['wait', 'file']), { source: 'tag:postjoin:10-B', at: 'wait.file' });
+});
+
+t.test('postjoin:enabled=false (any case) switches the tags source off; other values do not', async (t) => {
+  for (const v of ['false', 'FALSE', ' False ']) t.same(tasksFromTags(new Map([['postjoin:enabled', v], ['postjoin:x', 'bad']])), { enabled: false }, v);
+  const on = tasksFromTags(new Map([['postjoin:enabled', 'true'], ['postjoin:10-x', 'wait file /x']]));
+  t.equal(on.enabled && on.tasks.length, 1, 'postjoin:enabled is not itself a task');
+});
+
+t.test('every bad key and value is reported, each naming its tag key', async (t) => {
+  const out = tasksFromTags(
+    new Map([
+      ['postjoin:', 'wait file /a'],
+      ['postjoin:-x', 'wait file /a'],
+      ['postjoin:a:b', 'wait file /a'],
+      ['postjoin:10-x', 'exec "/bin/true'],
+      ['postjoin:11-ok', 'wait file /a'],
+    ]),
+  );
+  if (!out.enabled) throw new Error('enabled expected');
+  t.same(
+    out.problems.map((p) => `${p.source}: ${p.message}`),
+    [
+      'tag:postjoin:: tag key "postjoin:": "" is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)',
+      'tag:postjoin:-x: tag key "postjoin:-x": "-x" is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)',
+      'tag:postjoin:10-x: unterminated double quote at character 6',
+      'tag:postjoin:a:b: tag key "postjoin:a:b": "a:b" is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)',
+    ],
+  );
+  t.equal(out.tasks.length, 1);
+});
+
+t.test('the reverse: specs become tag values that parse back to the same task', async (t) => {
+  const specs: [string, unknown][] = [
+    ['pull', { images: ['a:1', 'b@sha256:00'] }],
+    ['unit', { name: 'x.service', action: 'enable-now' }],
+    ['wait', { url: 'http://127.0.0.1:1/ready?x=1&y=2' }],
+    ['wait', { unit: 'kubelet.service' }],
+    ['exec', { command: '/bin/echo', args: ["it's", 'a b', '', '$X; | *'] }],
+    ['exec', { command: '/bin/true' }],
+    ['script', 'set -x\necho "héllo"\n'],
+  ];
+  for (const [kind, spec] of specs) {
+    const out = tagValueFromSpec(kind, spec);
+    if (!('value' in out)) throw new Error(out.reason);
+    const back = taskFromTagValue('n', out.value) as Record<string, unknown>;
+    const want = kind === 'exec' && !(spec as { args?: unknown }).args ? { ...(spec as object), args: [] } : spec;
+    t.same(back[kind], want, `${kind}: ${out.value}`);
+  }
+  t.same(tagValueFromSpec('pull', { images: ['a'], concurrency: 2 }), { reason: 'pull.concurrency cannot be written in a tag' });
+  t.same(tagValueFromSpec('wait', { url: 'x', timeout: '1s' }), { reason: 'wait.timeout cannot be written in a tag' });
+  t.match(tagValueFromSpec('file', { path: '/x' }), { reason: /kind "file" has no tag form/ });
+});
