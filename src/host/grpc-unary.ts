@@ -72,5 +72,7 @@ function describeDetails(err: grpc.ServiceError): string {
     if (/EACCES/.test(details)) return 'permission denied';
   }
   if (err.code === grpc.status.DEADLINE_EXCEEDED) return 'no answer before the deadline';
+  // "Cancelled on client" is grpc-js talking about itself; the server-side work was cancelled too.
+  if (err.code === grpc.status.CANCELLED) return 'cancelled';
   return details;
 }
