@@ -4,6 +4,7 @@ import { formatDuration } from '../duration.js';
 import { NotReady } from '../errors.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
 import { reasonOf } from '../runner/stop-reason.js';
+import { containerdProbe } from './containerd-probe.js';
 import { kubeletHealthzProbe } from './kubelet-healthz.js';
 import type { Observation, Probe } from './probe.js';
 
@@ -13,6 +14,7 @@ export const POLL_INTERVAL_MS = 50;
 export function probesFor(config: AgentConfig): Probe[] {
   const probes: Probe[] = [];
   if (config.readiness.kubeletHealthz) probes.push(kubeletHealthzProbe(config.readiness.kubeletHealthz));
+  if (config.readiness.containerd) probes.push(containerdProbe(config.containerd.socket));
   return probes;
 }
 

@@ -1,0 +1,56 @@
+import type { ContainerdConnection } from '../host/containerd-connection.js';
+import type { CriCondition } from '../host/cri-client.js';
+import type { Observation, Probe } from './probe.js';
+
+const STATUS_TIMEOUT_MS = 2_000;
+
+/**
+ * containerd is ready when its CRI answers Status with RuntimeReady=true: the condition kubelet itself waits for.
+ * NetworkReady is reported but not required, because the CNI plugin may arrive after postjoin's tasks (a
+ * DaemonSet). Asked over gRPC rather than by running `ctr version`: that would only prove the socket answers, not
+ * that the CRI plugin is up, and would cost a subprocess every poll.
+ */
+export function containerdProbe(socket: string): Probe {
+  let conn: ContainerdConnection | undefined;
+  const drop = () => {
+    conn?.close();
+    conn = undefined;
+  };
+  return {
+    name: 'containerd',
+    async check(signal) {
+      // gRPC is loaded only when the probe first runs, not when the gate is built.
+      const { connectContainerd } = await import('../host/containerd-connection.js');
+      conn ??= connectContainerd(socket);
+      try {
+        return describe(await conn.cri.status({ signal, timeoutMs: STATUS_TIMEOUT_MS }));
+      } catch (err) {
+        // A fresh channel next round sees containerd as soon as it listens, without grpc-js's reconnect backoff.
+        drop();
+        return { ready: false, detail: `${socket}: ${failure(err)}` };
+      }
+    },
+    async close() {
+      drop();
+    },
+  };
+}
+
+function describe(conditions: CriCondition[]): Observation {
+  const runtime = conditions.find((c) => c.type === 'RuntimeReady');
+  const network = conditions.find((c) => c.type === 'NetworkReady');
+  const text = (name: string, c: CriCondition | undefined) => {
+    if (!c) return `${name} not reported`;
+    const why = [c.reason, c.message].filter(Boolean).join(': ');
+    return `${name}=${c.status}${!c.status && why ? ` (reason ${why})` : ''}`;
+  };
+  return { ready: runtime?.status === true, detail: `${text('RuntimeReady', runtime)}, ${text('NetworkReady', network)}` };
+}
+
+function failure(err: unknown): string {
+  // Duck-typed: importing GrpcError here would load grpc-js whenever the gate module loads.
+  if ((err as { codeName?: string }).codeName === 'UNIMPLEMENTED') {
+    return 'answers, but does not serve CRI runtime.v1 (is the CRI plugin disabled in its config?)';
+  }
+  return (err as Error).message;
+}
