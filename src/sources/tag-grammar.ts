@@ -101,44 +101,34 @@ function decodeScript(b64: string): string | undefined {
 
 /**
  * The reverse, for the `tags` verb: a task's kind and spec (as the user wrote them) as a tag value, or the
- * reason it cannot be one. Spec keys the grammar has no words for make the task inexpressible.
+ * reason it cannot be one. `dropped` lists spec keys the grammar has no words for; the caller decides, by
+ * comparing the parsed-back task, whether dropping them changed anything (an explicit default does not).
  */
-export function tagValueFromSpec(kind: string, spec: unknown): { value: string } | { reason: string } {
-  const s = (spec ?? {}) as Record<string, unknown>;
-  const only = (...keys: string[]) => {
-    const extra = typeof spec === 'object' && spec !== null ? Object.keys(s).filter((k) => !keys.includes(k)) : [];
-    return extra.length ? `${kind}.${extra.join(`, ${kind}.`)} cannot be written in a tag` : undefined;
-  };
-  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
-  let words: string[];
-  let extra: string | undefined;
+export function tagValueFromSpec(kind: string, spec: unknown): { value: string; dropped: string[] } | { reason: string } {
+  const s = (typeof spec === 'object' && spec !== null ? spec : {}) as Record<string, unknown>;
+  const dropped = (...keys: string[]) => Object.keys(s).filter((k) => !keys.includes(k)).map((k) => `${kind}.${k}`);
+  const text = (v: unknown) => (typeof v === 'string' ? v : String(v));
   switch (kind) {
-    case 'pull':
-      extra = only('images');
-      if (!strings(s.images) || s.images.length === 0) return { reason: 'pull.images must be a non-empty list of strings' };
-      words = ['pull', ...s.images];
-      break;
+    case 'pull': {
+      const images = Array.isArray(s.images) ? s.images.map(text) : [];
+      if (images.length === 0) return { reason: 'pull.images must be a non-empty list' };
+      return { value: joinWords(['pull', ...images]), dropped: dropped('images') };
+    }
     case 'unit':
-      extra = only('name', 'action');
-      words = ['unit', String(s.action), String(s.name)];
-      break;
+      return { value: joinWords(['unit', text(s.action), text(s.name)]), dropped: dropped('name', 'action') };
     case 'wait': {
       const forms = WAIT_FORMS.filter((f) => f in s);
-      extra = only(...WAIT_FORMS);
       if (forms.length !== 1) return { reason: 'wait needs exactly one of url, file or unit' };
-      words = ['wait', forms[0]!, String(s[forms[0]!])];
-      break;
+      return { value: joinWords(['wait', forms[0]!, text(s[forms[0]!])]), dropped: dropped(...WAIT_FORMS) };
     }
-    case 'exec':
-      extra = only('command', 'args');
-      words = ['exec', String(s.command), ...(strings(s.args) ? s.args : [])];
-      break;
+    case 'exec': {
+      const args = Array.isArray(s.args) ? s.args.map(text) : [];
+      return { value: joinWords(['exec', text(s.command), ...args]), dropped: dropped('command', 'args') };
+    }
     case 'script':
       if (typeof spec !== 'string') return { reason: 'script must be a string' };
-      words = ['script', Buffer.from(spec, 'utf8').toString('base64')];
-      break;
+      return { value: joinWords(['script', Buffer.from(spec, 'utf8').toString('base64')]), dropped: [] };
     default:
       return { reason: `kind "${kind}" has no tag form; tags can hold ${TAG_KINDS.join(', ')}` };
   }
-  return extra ? { reason: extra } : { value: joinWords(words) };
 }

@@ -1,5 +1,5 @@
 import { InvalidInput, type Problem } from '../errors.js';
-import { DecodeError, decodeBase64Strict, decodeQuotedPrintable, unwrapLayers } from './userdata-encoding.js';
+import { DecodeError, decodeBase64Strict, decodeIfBase64, decodeQuotedPrintable, isGzip, unwrapLayers } from './userdata-encoding.js';
 
 /** Our part's media type; nodeadm ignores it, and cloud-init only warns about a type it does not know. */
 export const POSTJOIN_PART_TYPE = 'application/postjoin+yaml';
@@ -49,6 +49,16 @@ export function parseUserData(raw: Buffer, label = 'userdata'): UserData {
     throw new InvalidInput({ source: label, message: `malformed MIME multipart: Content-Type "${type.type}" has no boundary parameter` });
   }
   return { multipart: true, parts: splitParts(text, head.bodyStart, boundary, label) };
+}
+
+/**
+ * Whether a file is (meant as) whole user data rather than a task document: gzip, base64, or a MIME header
+ * block. For `validate`, which takes both kinds of file.
+ */
+export function looksLikeUserData(raw: Buffer): boolean {
+  if (isGzip(raw) || (decodeIfBase64(raw)?.length ?? 0) > 0) return true;
+  const head = readHeaders(raw.subarray(0, 64 * 1024).toString('latin1'), 0);
+  return typeof head !== 'string' && (head.headers.has('mime-version') || /^\s*multipart\//i.test(head.headers.get('content-type') ?? ''));
 }
 
 /** The decoded text of every `application/postjoin+yaml` part, in order. Every bad part is reported. */
@@ -170,11 +180,15 @@ function splitParts(text: string, bodyStart: number, boundary: string, label: st
   let partStart: number | undefined;
   let closed = false;
   let prevBreak = 0;
+  // Like Go's reader (nodeadm's): if the first boundary line ends in a bare LF, only that LF before each later
+  // boundary belongs to it, so a body that ends in CR keeps its CR.
+  let lfOnly = false;
   for (const line of lines(text, bodyStart)) {
     const s = text.slice(line.start, line.end);
     const isDelimiter = s.startsWith(delimiter) && /^(--)?[ \t]*$/.test(s.slice(delimiter.length));
     if (isDelimiter) {
-      if (partStart !== undefined) parts.push(makePart(text, parts.length, partStart, Math.max(partStart, line.start - prevBreak), label));
+      if (partStart === undefined) lfOnly = line.next - line.end === 1;
+      else parts.push(makePart(text, parts.length, partStart, Math.max(partStart, line.start - (lfOnly ? 1 : prevBreak)), label));
       if (s.slice(delimiter.length).startsWith('--')) {
         closed = true;
         break;

@@ -20,12 +20,35 @@ export const verbs: Verb[] = [
   },
   {
     name: 'validate',
-    summary: 'check task files offline (for CI before a launch template ships)',
+    summary: 'check task files or whole user-data files offline (for CI before a launch template ships)',
     usage: 'postjoin validate [--output text|json] [--config FILE] FILE...',
-    details: 'Lists every error found. With --config, that config\'s policy for the file source is applied too.',
+    details:
+      'A FILE is a task file (YAML/JSON) or a whole user data (MIME multipart, optionally gzip/base64), told apart by content.\n' +
+      'Lists every error found. With --config, that config\'s policy for the file and userdata sources is applied too.',
     options: {},
     positionals: true,
     load: () => import('./validate.js'),
+  },
+  {
+    name: 'render-userdata',
+    summary: 'write MIME multipart user data holding a NodeConfig part and a postjoin task part',
+    usage: 'postjoin render-userdata --nodeconfig FILE --tasks FILE [--gzip] > userdata',
+    details:
+      'The NodeConfig part is byte-identical to FILE; the task file is validated first. --gzip compresses the whole\n' +
+      'user data (nodeadm and postjoin detect it); base64 it for a launch template, e.g. base64 -w0.',
+    options: { nodeconfig: { type: 'string' }, tasks: { type: 'string' }, gzip: { type: 'boolean' } },
+    load: () => import('./render-userdata.js'),
+  },
+  {
+    name: 'tags',
+    summary: 'compile a task file into postjoin:* EC2 tags, checking the tag limits',
+    usage: 'postjoin tags --tasks FILE [--output text|json] [--other-tags N]',
+    details:
+      'text prints KEY=VALUE lines; json prints [{"Key","Value"}] for a launch template. Exits 2, listing them, when a task\n' +
+      'cannot be a tag (file and parallel tasks, non-default common fields, values over 256 characters).\n' +
+      '--other-tags: how many tags the instance has besides these, to check the 50-tag limit.',
+    options: { tasks: { type: 'string' }, 'other-tags': { type: 'string' } },
+    load: () => import('./tags.js'),
   },
   {
     name: 'status',

@@ -1,17 +1,17 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
 import { InvalidInput, formatProblem, type Problem } from '../errors.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { allTasks } from '../plan/task.js';
-import { tasksFromText } from '../plan/task-document.js';
 import { kindNames } from '../tasks/registry.js';
 import { loadConfig } from '../config/load-config.js';
+import { readValidateInput } from './validate-input.js';
 import type { VerbContext } from './verb.js';
 
 interface FileReport {
   path: string;
+  type?: 'tasks' | 'userdata';
   tasks: number;
   valid: boolean;
 }
@@ -30,15 +30,15 @@ export async function run(ctx: VerbContext): Promise<number> {
     const path = resolve(arg);
     const before = problems.length;
     let sourced: SourcedTask[] = [];
+    let type: FileReport['type'];
     try {
-      const text = await readFile(path, 'utf8');
-      sourced = tasksFromText(text, path.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file');
+      ({ tasks: sourced, type } = await readValidateInput(path));
     } catch (err) {
       if (err instanceof InvalidInput) problems.push(...err.problems);
       else problems.push({ source: `file:${path}`, message: `cannot read: ${(err as Error).message}` });
     }
     all.push(...sourced);
-    files.push({ path, tasks: sourced.length, valid: problems.length === before });
+    files.push({ path, ...(type ? { type } : {}), tasks: sourced.length, valid: problems.length === before });
   }
   let tasks = 0;
   try {
@@ -47,12 +47,16 @@ export async function run(ctx: VerbContext): Promise<number> {
     if (!(err instanceof InvalidInput)) throw err;
     problems.push(...err.problems);
   }
-  for (const f of files) if (problems.some((p) => p.source === `file:${f.path}` || p.source.startsWith(`file:${f.path}#`))) f.valid = false;
+  const mine = (source: string, path: string) => source === `file:${path}` || source.startsWith(`file:${path}#`) || source.startsWith(`userdata:${path}`);
+  for (const f of files) if (problems.some((p) => mine(p.source, f.path))) f.valid = false;
   const valid = problems.length === 0;
   if (ctx.output === 'json') {
     ctx.stdout.write(`${JSON.stringify({ valid, tasks, files, problems }, null, 2)}\n`);
   } else {
-    for (const f of files) ctx.stdout.write(`${f.valid ? 'ok     ' : 'invalid'}  ${f.path} (${f.tasks} task${f.tasks === 1 ? '' : 's'})\n`);
+    for (const f of files) {
+      const what = `${f.tasks} task${f.tasks === 1 ? '' : 's'}${f.type === 'userdata' ? ', user data' : ''}`;
+      ctx.stdout.write(`${f.valid ? 'ok     ' : 'invalid'}  ${f.path} (${what})\n`);
+    }
     for (const p of problems) ctx.stdout.write(`${formatProblem(p)}\n`);
     ctx.stdout.write(valid ? `valid: ${tasks} task(s) in ${files.length} file(s)\n` : `${problems.length} problem(s) found\n`);
   }

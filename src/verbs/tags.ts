@@ -1,0 +1,35 @@
+import { InvalidInput } from '../errors.js';
+import { compileTags } from '../sources/tag-compile.js';
+import { TAGS_PER_RESOURCE } from '../sources/tag-grammar.js';
+import { readTaskFile, requiredString } from './task-file.js';
+import type { VerbContext } from './verb.js';
+
+const USAGE = 'postjoin tags --tasks FILE [--output text|json] [--other-tags N]';
+
+/**
+ * Compiles a task file into EC2 tags: `KEY=VALUE` lines, or with `--output json` the `[{"Key","Value"}]` a
+ * launch template's TagSpecifications take. Exit 2, listing every task that cannot be a tag, and printing none.
+ */
+export async function run(ctx: VerbContext): Promise<number> {
+  const file = await readTaskFile(requiredString(ctx.values, 'tasks', USAGE), '--tasks');
+  const other = otherTags(ctx.values['other-tags']);
+  const { tags, problems } = compileTags(file.tasks, file.plan, `file:${file.path}`);
+  if (problems.length > 0) throw new InvalidInput(problems);
+  // The instance's own tags share EC2's limit; aws:* ones (Auto Scaling's, the launch template's) do not count.
+  const used = tags.length + other;
+  const note = `${tags.length} postjoin tag(s)${other ? ` and ${other} other tag(s)` : ''}: ${used} of EC2's ${TAGS_PER_RESOURCE} per instance`;
+  if (used > TAGS_PER_RESOURCE) process.stderr.write(`postjoin tags: warning: ${note}; the instance cannot carry them all\n`);
+  else process.stderr.write(`postjoin tags: ${note}; the instance's own tags (Name, eks:*, kubernetes.io/*) count too, aws:* ones do not\n`);
+  if (ctx.output === 'json') ctx.stdout.write(`${JSON.stringify(tags, null, 2)}\n`);
+  else ctx.stdout.write(tags.map((t) => `${t.Key}=${t.Value}\n`).join(''));
+  return 0;
+}
+
+function otherTags(v: unknown): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n)) {
+    throw new InvalidInput({ source: 'usage', message: `--other-tags takes the number of tags the instance carries besides postjoin's, got "${String(v)}"` });
+  }
+  return n;
+}
