@@ -17,7 +17,11 @@ const imageReference = z.string({ error: 'expected an image reference string' })
 const schema = z
   .strictObject({
     images: z.array(imageReference, { error: 'expected a list of image references' }).min(1, 'pull.images needs at least one image'),
-    concurrency: z.int({ error: 'expected a whole number of images to pull at once' }).min(1).max(32).default(4),
+    concurrency: z
+      .int({ error: 'expected a whole number of images to pull at once' })
+      .min(1, 'concurrency must be at least 1')
+      .max(32, 'concurrency must be at most 32')
+      .default(4),
     platform: z
       .string({ error: 'expected a platform string such as "linux/arm64"' })
       .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected os/arch[/variant], such as "linux/arm64"')
