@@ -9,10 +9,6 @@ import { ProtoMessage, messageField, repeatedStringField, stringField, stringMap
 const IMAGES = '/containerd.services.images.v1.Images';
 const CALL_TIMEOUT_MS = 10_000;
 
-/** The label kubelet's image GC honours (through CRI's Image.pinned, containerd ≥ 1.7). */
-export const PINNED_LABEL = 'io.cri-containerd.pinned';
-export const PINNED_VALUE = 'pinned';
-
 export interface ContainerdImage {
   name: string;
   labels: Record<string, string>;

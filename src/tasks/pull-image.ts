@@ -1,8 +1,15 @@
 import type { ContainerdConnection } from '../host/containerd-connection.js';
-import { PINNED_LABEL, PINNED_VALUE, type ContainerdImages } from '../host/containerd-images.js';
+import type { ContainerdImages } from '../host/containerd-images.js';
 import type { CriImage } from '../host/cri-client.js';
 import type { RegistryCredentials } from '../host/registry-credentials.js';
 import type { ImageRef } from '../plan/image-ref.js';
+
+/**
+ * The label kubelet's image GC honours, through CRI's Image.pinned (containerd ≥ 1.7). Kept here, not beside the
+ * gRPC code, so that loading the task kinds (validate, plan) does not load gRPC.
+ */
+export const PINNED_LABEL = 'io.cri-containerd.pinned';
+export const PINNED_VALUE = 'pinned';
 
 export interface PullImageDeps {
   containerd: ContainerdConnection;
