@@ -40,13 +40,16 @@ export interface DescribeTagsOptions {
  */
 export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<Map<string, string>> {
   const endpoint = opts.endpoint ?? (process.env.AWS_ENDPOINT_URL_EC2 || undefined);
-  const client = new EC2Client({
-    region: opts.region,
-    ...(endpoint ? { endpoint } : {}),
-    maxAttempts: MAX_ATTEMPTS,
-    retryMode: 'standard',
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
-  });
+  const client = withoutNodeVersionWarning(
+    () =>
+      new EC2Client({
+        region: opts.region,
+        ...(endpoint ? { endpoint } : {}),
+        maxAttempts: MAX_ATTEMPTS,
+        retryMode: 'standard',
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+      }),
+  );
   try {
     const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [opts.instanceId] }));
     const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === opts.instanceId);
@@ -59,6 +62,23 @@ export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<M
     throw explain(err, opts);
   } finally {
     client.destroy();
+  }
+}
+
+/**
+ * On Node < 22 the SDK warns, in eight lines, about its own future releases: noise in a node's journal, where
+ * the runtime is whatever the AMI ships. Its switch is an environment variable, set only while the client is
+ * built so that it does not leak into the tasks' environment.
+ */
+function withoutNodeVersionWarning<T>(build: () => T): T {
+  const key = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+  const before = process.env[key];
+  process.env[key] = 'true';
+  try {
+    return build();
+  } finally {
+    if (before === undefined) delete process.env[key];
+    else process.env[key] = before;
   }
 }
 
