@@ -52,6 +52,12 @@ t.test('pull into a real containerd through CRI', async (t) => {
     t.match(ls.stdout, `${imgs[0]!.ref} `, 'ctr sees it in namespace k8s.io');
     t.match(ls.stdout, 'io.cri-containerd.pinned=pinned');
     t.match(run.messages.at(-2) ?? '', /^8 image\(s\) ready: 8 pulled \(.+\), 0 already present, in \d+ ms$/);
+    // kubelet pulling the same image again (imagePullPolicy: Always): containerd's client rewrites the tag's record
+    // and its labels with it, but the other two names keep theirs, so the image stays pinned.
+    await conn.cri.pullImage(imgs[0]!.ref, undefined);
+    t.equal((await k8s.get(imgs[0]!.ref))?.labels[PINNED_LABEL], undefined, 'a CRI re-pull drops the label from the tag name');
+    t.equal((await k8s.get(imgs[0]!.digestRef))?.labels[PINNED_LABEL], 'pinned', 'the repo digest name keeps it');
+    t.equal((await k8s.get(imgs[0]!.configDigest))?.labels[PINNED_LABEL], 'pinned', 'the image ID name keeps it');
 
     // A re-run (once: false, so the runner does not skip it) finds every image present: no pull, logged.
     const again = countingHost();
@@ -61,6 +67,7 @@ t.test('pull into a real containerd through CRI', async (t) => {
     t.equal(again.pulls().length, 0, 'no CRI pull on the re-run');
     t.equal(rerun.images.filter((r) => r.pulled === false && r.pinned === true).length, 8, 'eight no-op records');
     t.ok(rerun.messages.some((m) => m.startsWith(`${imgs[3]!.ref} already present, not pulled (${imgs[3]!.manifestDigest}`)));
+    t.equal((await k8s.get(imgs[0]!.ref))?.labels[PINNED_LABEL], 'pinned', 'the re-run put the label back on the tag name');
     t.ok(rerun.ms < run.ms, `the no-op re-run (${rerun.ms} ms) is faster than the pull (${run.ms} ms)`);
   });
 

@@ -73,7 +73,7 @@ export class CriClient {
    */
   async pullImage(ref: string, auth: CriAuth | undefined, opts: UnaryOptions = {}): Promise<string> {
     // No server_address: containerd then offers the credentials to whichever host serves the pull, a hosts.toml
-    // mirror included, as it does for kubelet's credential providers.
+    // mirror of the registry included (with an address, it would withhold them from any other host name).
     const authConfig = auth ? messageField(2, [stringField(1, auth.username), stringField(2, auth.password)]) : Buffer.alloc(0);
     const req = Buffer.concat([messageField(1, [imageSpec(ref)]), authConfig]);
     const res = await unary(this.channel, `${IMAGES}/PullImage`, req, opts);
