@@ -46,7 +46,8 @@ t.test('credentials: basic auth, ECR tokens through a mirror, the node config', 
   t.teardown(() => removeDir(work));
   const reg = await startRegistry({ auth: CREDS });
   t.teardown(reg.stop);
-  const ctd = await startContainerd();
+  // Debug level logs every registry request with its URL, so the test can prove none left loopback.
+  const ctd = await startContainerd({ logLevel: 'debug' });
   t.teardown(ctd.stop);
   await writePlainHttpHosts(ctd.hostsDir, reg.host);
   await mirrorTo(ctd.hostsDir, ECR_WEST, reg.host);
@@ -90,6 +91,8 @@ t.test('credentials: basic auth, ECR tokens through a mirror, the node config', 
     const again = await runTasks(`  - name: again\n    once: false\n    pull: { images: ${JSON.stringify(west)} }\n`, { socket: ctd.socket });
     t.equal(again.exitCode, 0, again.message ?? 'ok');
     t.equal(ecr.tokenCalls().length, before + 2, 'no token fetched when every image is present');
+    const origins = new Set([...(await ctd.log()).matchAll(/url="?(https?:\/\/[^/" ]+)/g)].map((m) => m[1]));
+    t.same([...origins], [`http://${reg.host}`], 'containerd sent every registry request to the local registry, none to AWS');
   });
 
   t.test('a refused GetAuthorizationToken names the missing permission', async (t) => {
