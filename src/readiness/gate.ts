@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
+import { createHost, type Host } from '../host/host.js';
 import { formatDuration } from '../duration.js';
 import { NotReady } from '../errors.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
@@ -7,15 +8,42 @@ import { reasonOf } from '../runner/stop-reason.js';
 import { containerdProbe } from './containerd-probe.js';
 import { kubeletHealthzProbe } from './kubelet-healthz.js';
 import type { Observation, Probe } from './probe.js';
+import { unitProbe } from './unit-probe.js';
 
+/**
+ * The default poll, and kubelet healthz's: healthz can only be polled, and the readiness reaction (healthz
+ * turning 200 to the first task's spawn) averages half of this. 50 ms costs about 20 loopback requests a second
+ * while the gate waits, typically for seconds after nodeadm-run. Unit probes poll far less: signals wake them.
+ */
 export const POLL_INTERVAL_MS = 50;
 
-/** The probes the config asks for; an empty list means readiness is switched off. */
-export function probesFor(config: AgentConfig): Probe[] {
+/**
+ * The probes the config asks for; an empty list means readiness is switched off. Unit probes share `host`'s
+ * systemd connection (the run's, so unit tasks reuse it); without one they get a private host that the last
+ * probe's close() releases. Either way D-Bus is only touched when a unit probe first checks.
+ */
+export function probesFor(config: AgentConfig, host?: Pick<Host, 'systemd'>): Probe[] {
   const probes: Probe[] = [];
+  if (config.readiness.units.length > 0) probes.push(...unitProbes(config.readiness.units, host));
   if (config.readiness.kubeletHealthz) probes.push(kubeletHealthzProbe(config.readiness.kubeletHealthz));
   if (config.readiness.containerd) probes.push(containerdProbe(config.containerd.socket));
   return probes;
+}
+
+function unitProbes(units: string[], host: Pick<Host, 'systemd'> | undefined): Probe[] {
+  if (host) return units.map((u) => unitProbe(u, host));
+  const own = createHost();
+  let open = units.length;
+  return units.map((u) => {
+    const p = unitProbe(u, own);
+    return {
+      ...p,
+      async close() {
+        await p.close?.();
+        if (--open === 0) await own.close();
+      },
+    };
+  });
 }
 
 export interface GateDeps {
@@ -23,61 +51,119 @@ export interface GateDeps {
   notify: StatusReporter;
   stop: AbortSignal;
   timeoutMs: number;
+  /** The poll interval of probes that do not set their own. */
   pollIntervalMs?: number;
 }
 
+interface Seen extends Observation {
+  at: number;
+}
+
 /**
- * Waits until every probe passes in the same round, or throws NotReady naming each probe still failing
- * with its last observation and how long ago it was made.
+ * Waits until the latest observation of every probe is ready, or throws NotReady naming each probe still
+ * failing with its last observation and how long ago it was made.
+ *
+ * Each probe runs its own loop on its own interval, so a slow probe (a healthz request that hangs for its
+ * 2 s timeout) never delays the others, and a probe that signals a change is re-checked at once. The gate
+ * completes in the same turn as the check that made the last probe ready: that is the readiness reaction.
  */
 export async function waitUntilReady(probes: Probe[], deps: GateDeps): Promise<void> {
   if (probes.length === 0) return;
   const started = Date.now();
-  const last = new Map<Probe, Observation & { at: number }>();
-  let wake: (() => void) | undefined;
-  for (const p of probes) p.watch?.(() => wake?.());
-  try {
-    for (;;) {
-      const round = await Promise.all(probes.map(async (p) => [p, await p.check(deps.stop)] as const));
-      const now = Date.now();
-      for (const [p, o] of round) {
-        const before = last.get(p);
-        if (!before || before.ready !== o.ready || before.detail !== o.detail) {
-          deps.log.info({ probe: p.name, ready: o.ready }, `readiness: ${p.name}: ${o.detail}`);
-        }
-        last.set(p, { ...o, at: now });
-      }
-      const waiting = round.filter(([, o]) => !o.ready).map(([p]) => p.name);
-      if (waiting.length === 0) {
-        deps.log.info({ duration_ms: now - started }, `node is ready after ${formatDuration(now - started)}`);
-        return;
-      }
-      deps.notify.status(`waiting: ${waiting.join(', ')}`);
-      if (deps.stop.aborted) throw new NotReady(`${reasonOf(deps.stop)} while waiting for readiness: ${describe(last, now)}`);
-      if (now - started >= deps.timeoutMs) {
-        throw new NotReady(`not ready after ${formatDuration(deps.timeoutMs)}: ${describe(last, now)}`);
-      }
-      const delay = Math.min(deps.pollIntervalMs ?? POLL_INTERVAL_MS, deps.timeoutMs - (now - started));
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          deps.stop.removeEventListener('abort', done);
-          wake = undefined;
-          resolve();
-        };
-        const t = setTimeout(done, delay);
-        wake = done;
-        deps.stop.addEventListener('abort', done, { once: true });
-      });
+  const last = new Map<Probe, Seen>();
+  const ctl = new AbortController();
+  let settle: (err?: Error) => void = () => {};
+  const settled = new Promise<void>((resolve, reject) => {
+    settle = (err) => {
+      if (ctl.signal.aborted) return;
+      ctl.abort();
+      if (err) reject(err);
+      else resolve();
+    };
+  });
+  let waitingFor = '';
+
+  const record = (p: Probe, o: Observation) => {
+    const now = Date.now();
+    const before = last.get(p);
+    if (!before || before.ready !== o.ready || before.detail !== o.detail) {
+      const fields = { probe: p.name, ready: o.ready };
+      if (o.severity === 'warn') deps.log.warn(fields, `readiness: ${p.name}: ${o.detail}`);
+      else deps.log.info(fields, `readiness: ${p.name}: ${o.detail}`);
     }
+    last.set(p, { ...o, at: now });
+    const waiting = probes.filter((q) => !last.get(q)?.ready).map((q) => q.name);
+    if (waiting.length === 0) {
+      deps.log.info({ duration_ms: now - started }, `node is ready after ${formatDuration(now - started)}`);
+      settle();
+    } else if (waiting.join(', ') !== waitingFor) {
+      waitingFor = waiting.join(', ');
+      deps.notify.status(`waiting: ${waitingFor}`);
+    }
+  };
+
+  const poll = async (p: Probe) => {
+    let dirty = false;
+    let wake: (() => void) | undefined;
+    p.watch?.(() => {
+      dirty = true;
+      wake?.();
+    });
+    while (!ctl.signal.aborted) {
+      dirty = false;
+      const o = await p.check(ctl.signal).catch((err: unknown) => ({ ready: false, detail: `probe failed: ${(err as Error).message}` }));
+      if (ctl.signal.aborted) return;
+      record(p, o);
+      if (!dirty) {
+        await nap(p.pollIntervalMs ?? deps.pollIntervalMs ?? POLL_INTERVAL_MS, ctl.signal, (w) => (wake = w));
+        wake = undefined;
+      }
+    }
+  };
+
+  const onStop = () => settle(new NotReady(`${reasonOf(deps.stop)} while waiting for readiness: ${describe(probes, last, Date.now(), started)}`));
+  const deadline = setTimeout(
+    () => settle(new NotReady(`not ready after ${formatDuration(deps.timeoutMs)}: ${describe(probes, last, Date.now(), started)}`)),
+    deps.timeoutMs,
+  );
+  if (deps.stop.aborted) onStop();
+  else deps.stop.addEventListener('abort', onStop, { once: true });
+  for (const p of probes) void poll(p).catch((err: unknown) => settle(err as Error));
+  try {
+    await settled;
   } finally {
+    clearTimeout(deadline);
+    deps.stop.removeEventListener('abort', onStop);
     await Promise.all(probes.map((p) => p.close?.().catch(() => {})));
   }
 }
 
-function describe(last: Map<Probe, Observation & { at: number }>, now: number): string {
-  return [...last.entries()]
-    .filter(([, o]) => !o.ready)
-    .map(([p, o]) => `${p.name}: ${o.detail} (last ${formatDuration(Math.round((now - o.at) / 1000) * 1000)} ago)`)
+function describe(probes: Probe[], last: Map<Probe, Seen>, now: number, started: number): string {
+  return probes
+    .filter((p) => !last.get(p)?.ready)
+    .map((p) => {
+      const o = last.get(p);
+      if (!o) return `${p.name}: no answer yet (asked ${formatDuration(roundSeconds(now - started))} ago)`;
+      return `${p.name}: ${o.detail} (last ${formatDuration(roundSeconds(now - o.at))} ago)`;
+    })
     .join('; ');
+}
+
+function roundSeconds(ms: number): number {
+  return Math.round(ms / 1000) * 1000;
+}
+
+/** Sleeps up to ms, or until the signal aborts; `arm` receives the function that ends the nap early. */
+function nap(ms: number, signal: AbortSignal, arm: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    arm(done);
+  });
 }

@@ -66,7 +66,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     const instanceId = await identity.instanceId();
     recorder.setInstanceId(instanceId);
     await recorder.save();
-    await waitUntilReady(probesFor(config), { log, notify, stop: stopper.signal, timeoutMs: config.readiness.timeoutMs });
+    await waitUntilReady(probesFor(config, host), { log, notify, stop: stopper.signal, timeoutMs: config.readiness.timeoutMs });
     const outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop: stopper.signal });
     exitCode = outcome.exitCode;
     message = outcome.message;

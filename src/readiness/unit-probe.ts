@@ -1,0 +1,67 @@
+import type { Host } from '../host/host.js';
+import type { Systemd, UnitState } from '../host/systemd-dbus.js';
+import type { Observation, Probe } from './probe.js';
+
+/**
+ * The fallback poll. A state change normally arrives as a PropertiesChanged signal and is seen at once; the
+ * poll only matters when a signal is missed or the bus is gone (then it is also the reconnect attempt).
+ */
+export const UNIT_POLL_INTERVAL_MS = 1000;
+
+/**
+ * A unit is ready when its ActiveState is `active`. The state is read with LoadUnit (GetUnit fails for an
+ * inactive unit systemd has garbage-collected) and watched through PropertiesChanged, so the gate re-checks the
+ * moment systemd reports a change. A missing or lost bus is an observation ("system bus unreachable: ..."), never
+ * a crash; the probe keeps polling, reconnecting through Host, until the gate's deadline.
+ */
+export function unitProbe(unit: string, host: Pick<Host, 'systemd'>, opts: { pollIntervalMs?: number } = {}): Probe {
+  let onChange: (() => void) | undefined;
+  let watched: Systemd | undefined;
+  let unwatch: (() => Promise<void>) | undefined;
+  return {
+    name: unit,
+    pollIntervalMs: opts.pollIntervalMs ?? UNIT_POLL_INTERVAL_MS,
+    watch(cb) {
+      onChange = cb;
+    },
+    async check(signal) {
+      let systemd: Systemd;
+      try {
+        systemd = await host.systemd();
+      } catch (err) {
+        return { ready: false, detail: `system bus unreachable: ${(err as Error).message}` };
+      }
+      if (onChange && watched !== systemd) {
+        // A new connection (the first, or one after the bus came back) needs its own subscription.
+        await unwatch?.().catch(() => {});
+        unwatch = undefined;
+        watched = systemd;
+        unwatch = await systemd.watchUnit(unit, onChange, signal).catch(() => {
+          watched = undefined;
+          return undefined;
+        });
+      }
+      try {
+        return describeUnit(await systemd.unitState(unit, signal));
+      } catch (err) {
+        return { ready: false, detail: (err as Error).message };
+      }
+    },
+    async close() {
+      await unwatch?.().catch(() => {});
+      unwatch = undefined;
+    },
+  };
+}
+
+/** `active/running`, `activating/start`, `failed/failed (Result=exit-code)`, `not found (LoadState=not-found)`. */
+export function describeUnit(s: UnitState): Observation {
+  if (s.loadState && s.loadState !== 'loaded') {
+    const why = s.loadState === 'not-found' ? 'not found' : s.loadState === 'masked' ? 'masked' : 'not loaded';
+    return { ready: false, detail: `${why} (LoadState=${s.loadState})`, severity: 'warn' };
+  }
+  const state = `${s.activeState}/${s.subState}`;
+  if (s.activeState === 'active') return { ready: true, detail: state };
+  if (s.activeState === 'failed') return { ready: false, detail: `${state}${s.result ? ` (Result=${s.result})` : ''}`, severity: 'warn' };
+  return { ready: false, detail: state };
+}
