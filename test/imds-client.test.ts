@@ -111,7 +111,7 @@ t.test('IMDS down for longer than the budget is SourceUnreadable naming IMDS, th
     t.type(err, SourceUnreadable, fault.kind);
     t.equal((err as SourceUnreadable).exitCode, 4);
     t.match((err as Error).message, `IMDS ${imds.url}: /latest/user-data: no answer within imds.budget (800ms)`);
-    t.ok(took < 800 + 400, `${fault.kind}: gave up within the budget (${took} ms)`);
+    t.ok(took < 800 + 1_500, `${fault.kind}: gave up at the budget (${took} ms; the slack is for a loaded machine)`);
     t.ok(imds.requests.length > 2, 'retried meanwhile');
   }
 });
@@ -119,7 +119,8 @@ t.test('IMDS down for longer than the budget is SourceUnreadable naming IMDS, th
 t.test('an answer far larger than EC2 allows is refused rather than buffered', async (t) => {
   const imds = await startImdsServer({ userData: Buffer.alloc(3 * 1024 * 1024, 0x61) });
   t.teardown(imds.close);
-  await t.rejects(client(imds, 500).get('/latest/user-data'), /larger than/);
+  await t.rejects(client(imds, 30_000).get('/latest/user-data'), /\/latest\/user-data: the answer is larger than 2097152 bytes/);
+  t.equal(imds.requests.length, 2, 'not retried: the token, then one GET');
 });
 
 t.test('identity: instance-id and the identity document, through the same client', async (t) => {

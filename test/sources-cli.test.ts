@@ -10,6 +10,16 @@ import { ROOT, runCli } from './helpers/cli.js';
 import { HEADER } from './helpers/plan.js';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
+// Records which bundled modules get initialised (the technique of test/pull-cli.test.ts): esbuild's lazy
+// wrappers call Object.getOwnPropertyNames on {"<module path>"() {...}} exactly when a module first runs.
+const PRELOAD = `const names = Object.getOwnPropertyNames, seen = new Set();
+Object.getOwnPropertyNames = function (o) {
+  const r = names(o);
+  if (r.length === 1 && /^(src|node_modules)\\/.*\\.[cm]?[jt]s$/.test(r[0])) seen.add(r[0]);
+  return r;
+};
+process.on('exit', () => require('fs').writeFileSync(process.env.PJ_INIT_LOG, [...seen].join('\\n')));
+`;
 const PAUSE = 'public.ecr.aws/eks-distro/kubernetes/pause:3.9';
 
 interface Node {
@@ -94,6 +104,27 @@ t.test('tags through DescribeInstances (tags not in metadata): the same plan', {
       [200, 'eu-west-1', [INSTANCE]],
     ],
   );
+});
+
+t.test('the EC2 client is initialised only on the DescribeInstances path, never for --version or IMDS tags', async (t) => {
+  const n = await node(t, { tags: { 'postjoin:10-w': 'exec /bin/true' } }, 'sources: [tags]\npolicy: { tags: { allow: [exec] } }\n', { 'postjoin:10-w': 'exec /bin/true' });
+  const preload = join(n.dir, 'init-log.cjs');
+  await writeFile(preload, PRELOAD);
+  const loaded = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const log = join(n.dir, `init-${args.join('-')}.log`);
+    const r = await n.cli(args, { NODE_OPTIONS: `--require ${preload}`, PJ_INIT_LOG: log, ...env });
+    t.equal(r.code, 0, r.stderr);
+    const inits = readFileSync(log, 'utf8').split('\n');
+    return (part: string) => inits.some((m) => m.includes(part));
+  };
+  const version = await loaded(['--version']);
+  t.notOk(version('client-ec2') || version('src/host/ec2-describe-tags.ts'), '--version');
+  const viaImds = await loaded(['plan']);
+  t.ok(viaImds('src/sources/tags-source.ts'), 'the preload sees module inits');
+  t.notOk(viaImds('client-ec2') || viaImds('src/host/ec2-describe-tags.ts'), 'plan with tags from IMDS');
+  n.imds.state.tagsInMetadata = false;
+  const viaEc2 = await loaded(['plan', '--output', 'json'], { AWS_ACCESS_KEY_ID: 'AKIDNODE', AWS_SECRET_ACCESS_KEY: 'x' });
+  t.ok(viaEc2('node_modules/@aws-sdk/client-ec2/dist-es/EC2Client.js'), 'plan with tags from DescribeInstances');
 });
 
 t.test('DescribeInstances refused: exit 4 naming the permission and both fixes', async (t) => {

@@ -52,6 +52,11 @@ interface Answer {
   status: number;
   body: Buffer;
 }
+/** A transport failure: timeouts and lost connections are worth retrying; an oversized answer is not. */
+interface Failure {
+  failure: string;
+  retry: boolean;
+}
 
 class Imdsv2Client implements ImdsClient {
   readonly endpoint: string;
@@ -95,7 +100,7 @@ class Imdsv2Client implements ImdsClient {
       const token = await this.sessionToken(deadline);
       if (token.kind !== 'ok') return token;
       const answer = await this.send('GET', path, { 'x-aws-ec2-metadata-token': token.body.toString() }, deadline);
-      if (typeof answer === 'string') return { kind: 'retry', reason: answer };
+      if ('failure' in answer) return { kind: answer.retry ? 'retry' : 'fatal', reason: answer.failure };
       if (answer.status === 200) return { kind: 'ok', body: answer.body };
       if (answer.status === 404) return { kind: 'absent' };
       if (answer.status === 401) {
@@ -110,7 +115,7 @@ class Imdsv2Client implements ImdsClient {
   private async sessionToken(deadline: number): Promise<Attempt> {
     if (this.token && Date.now() < this.token.expiresAt) return { kind: 'ok', body: Buffer.from(this.token.value) };
     const answer = await this.send('PUT', TOKEN_PATH, { 'x-aws-ec2-metadata-token-ttl-seconds': String(this.ttlSeconds) }, deadline);
-    if (typeof answer === 'string') return { kind: 'retry', reason: `session token: ${answer}` };
+    if ('failure' in answer) return { kind: answer.retry ? 'retry' : 'fatal', reason: `session token: ${answer.failure}` };
     if (answer.status === 200 && answer.body.length > 0) {
       // Renew a little early, so a token never expires between our check and IMDS's.
       const lifetimeMs = this.ttlSeconds * 1000 - Math.min(60_000, this.ttlSeconds * 100);
@@ -122,12 +127,12 @@ class Imdsv2Client implements ImdsClient {
     return { kind: 'fatal', reason: `session token: HTTP ${answer.status}; IMDSv2 is required, and postjoin never falls back to IMDSv1` };
   }
 
-  /** One HTTP exchange, bounded by the per-request timeout and the read's deadline. A string is a transport failure. */
-  private send(method: 'GET' | 'PUT', path: string, headers: Record<string, string>, deadline: number): Promise<Answer | string> {
+  /** One HTTP exchange, bounded by the per-request timeout and the read's deadline. */
+  private send(method: 'GET' | 'PUT', path: string, headers: Record<string, string>, deadline: number): Promise<Answer | Failure> {
     const timeoutMs = Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()));
     return new Promise((resolve) => {
       let settled = false;
-      const done = (v: Answer | string) => {
+      const done = (v: Answer | Failure) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -141,18 +146,18 @@ class Imdsv2Client implements ImdsClient {
           size += c.length;
           if (size > MAX_BODY_BYTES) {
             req.destroy();
-            done(`the answer is larger than ${MAX_BODY_BYTES} bytes`);
+            done({ failure: `the answer is larger than ${MAX_BODY_BYTES} bytes`, retry: false });
           } else chunks.push(c);
         });
         res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', (err) => done(`connection lost: ${err.message}`));
-        res.on('aborted', () => done('connection lost while reading the answer'));
+        res.on('error', (err) => done({ failure: `connection lost: ${err.message}`, retry: true }));
+        res.on('aborted', () => done({ failure: 'connection lost while reading the answer', retry: true }));
       });
       const timer = setTimeout(() => {
         req.destroy();
-        done(`no answer within ${formatDuration(timeoutMs)}`);
+        done({ failure: `no answer within ${formatDuration(timeoutMs)}`, retry: true });
       }, timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => done(err.code ? `${err.code}: ${err.message}` : err.message));
+      req.on('error', (err: NodeJS.ErrnoException) => done({ failure: err.code ? `${err.code}: ${err.message}` : err.message, retry: true }));
       req.end();
     });
   }

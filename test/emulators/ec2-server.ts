@@ -13,6 +13,8 @@ export interface Ec2EmulatorOptions {
   instances?: Record<string, Record<string, string>>;
   /** EC2's request-rate limit as a token bucket, e.g. {capacity: 100, refillPerSecond: 20}. */
   tokenBucket?: { capacity: number; refillPerSecond: number };
+  /** The bucket's clock, in ms; tests that check refill rates pass their own. Default Date.now. */
+  clock?: () => number;
 }
 
 export interface Ec2RequestRecord {
@@ -44,11 +46,12 @@ export async function startEc2Server(opts: Ec2EmulatorOptions = {}): Promise<Ec2
   const requests: Ec2RequestRecord[] = [];
   let throttle = 0;
   let refusal: string | undefined;
-  const bucket = opts.tokenBucket ? { tokens: opts.tokenBucket.capacity, at: Date.now(), ...opts.tokenBucket } : undefined;
+  const clock = opts.clock ?? Date.now;
+  const bucket = opts.tokenBucket ? { tokens: opts.tokenBucket.capacity, at: clock(), ...opts.tokenBucket } : undefined;
 
   const takeToken = (): boolean => {
     if (!bucket) return true;
-    const now = Date.now();
+    const now = clock();
     bucket.tokens = Math.min(bucket.capacity, bucket.tokens + ((now - bucket.at) / 1000) * bucket.refillPerSecond);
     bucket.at = now;
     if (bucket.tokens < 1) return false;
