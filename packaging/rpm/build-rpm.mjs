@@ -23,8 +23,9 @@ const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).ver
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('NODE_')));
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
-/** The installed README: the project's, or the packaging guide until the project has one. */
+/** The installed README (the unit's Documentation= names it): the project's, else the packaging guide. */
 const README = [join(ROOT, 'README.md'), join(ROOT, 'docs/packaging.md')].find((p) => existsSync(p));
+const README_FALLBACK = `postjoin ${VERSION}: runs an ordered, validated task list on an EKS node after it has joined the cluster.\nSee postjoin --help.\n`;
 
 const packages = [
   ...Object.entries(ARCHES).map(([archName, arch]) => ({
@@ -50,13 +51,16 @@ function sources(pkg) {
 
 function inputsHash(pkg) {
   const files = [SPEC, fileURLToPath(import.meta.url), ...Object.values(sources(pkg))];
-  return sha256(Buffer.concat([Buffer.from(`${VERSION}\0${pkg.flavor}\0${pkg.rpmArch}\0`), ...files.map((f) => readFileSync(f))]));
+  const contents = files.map((f) => (f ? readFileSync(f) : Buffer.from(README_FALLBACK)));
+  return sha256(Buffer.concat([Buffer.from(`${VERSION}\0${pkg.flavor}\0${pkg.rpmArch}\0`), ...contents]));
 }
 
 function stage(pkg, sourceDir) {
   mkdirSync(sourceDir, { recursive: true });
   for (const [name, from] of Object.entries(sources(pkg))) {
-    if (name === 'postjoin' && !pkg.binary) {
+    if (!from) {
+      writeFileSync(join(sourceDir, name), README_FALLBACK);
+    } else if (name === 'postjoin' && !pkg.binary) {
       writeFileSync(join(sourceDir, name), readFileSync(from, 'utf8').replaceAll('@LIBEXECDIR@', '/usr/libexec'));
     } else {
       // A link, not a copy: the single executables are ~100 MiB each.
