@@ -2,6 +2,7 @@
 // the token from an ECR emulator driven by the real @aws-sdk/client-ecr. Nothing leaves 127.0.0.1: the ECR API
 // is AWS_ENDPOINT_URL_ECR, IMDS is disabled, and each ECR host's hosts.toml names the local registry as its server.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { connectContainerd } from '../src/host/containerd-connection.js';
@@ -104,6 +105,36 @@ t.test('credentials: basic auth, ECR tokens through a mirror, the node config', 
     t.equal(run.exitCode, 1);
     t.match(run.message, `${ref}: cannot get an ECR token for ${ECR_WEST} (GetAuthorizationToken in us-west-2): AccessDeniedException`);
     t.match(run.message, 'the node role needs ecr:GetAuthorizationToken');
+  });
+
+  t.test('no credentials at all (no role, IMDS off) says so', async (t) => {
+    const keys = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    t.teardown(() => Object.assign(process.env, { AWS_ACCESS_KEY_ID: keys.id, AWS_SECRET_ACCESS_KEY: keys.secret }));
+    const before = ecr.requests.length;
+    const ref = `${ECR_WEST}/team/denied:1`;
+    const run = await runTasks(`  - name: nocreds\n    pull: { images: [${JSON.stringify(ref)}] }\n`, { socket: ctd.socket });
+    t.equal(run.exitCode, 1);
+    t.match(run.message, `${ref}: cannot get an ECR token for ${ECR_WEST}`);
+    t.match(run.message, 'the node has no AWS credentials (is an instance role attached?)');
+    t.equal(ecr.requests.length, before, 'nothing was sent unsigned');
+  });
+
+  t.test('an unreachable ECR endpoint fails the image with the transport error, after the SDK retries', async (t) => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    process.env.AWS_ENDPOINT_URL_ECR = `http://127.0.0.1:${closed}`;
+    t.teardown(() => void (process.env.AWS_ENDPOINT_URL_ECR = ecr.url));
+    const ref = `${ECR_WEST}/team/denied:1`;
+    const run = await runTasks(`  - name: unreachable\n    pull: { images: [${JSON.stringify(ref)}] }\n`, { socket: ctd.socket });
+    t.equal(run.exitCode, 1);
+    t.match(run.message, `${ref}: cannot get an ECR token for ${ECR_WEST} (GetAuthorizationToken in us-west-2): `);
+    t.match(run.message, /ECONNREFUSED/);
   });
 
   t.test("without ECR, the node's containerd registry config supplies credentials", async (t) => {
