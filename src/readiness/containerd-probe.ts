@@ -3,6 +3,8 @@ import type { CriCondition } from '../host/cri-client.js';
 import type { Observation, Probe } from './probe.js';
 
 const STATUS_TIMEOUT_MS = 2_000;
+/** containerd is up well before kubelet is healthy on a joining node: five Status calls a second are plenty. */
+const POLL_INTERVAL_MS = 200;
 
 /**
  * containerd is ready when its CRI answers Status with RuntimeReady=true: the condition kubelet itself waits for.
@@ -18,6 +20,7 @@ export function containerdProbe(socket: string): Probe {
   };
   return {
     name: 'containerd',
+    pollIntervalMs: POLL_INTERVAL_MS,
     async check(signal) {
       // gRPC is loaded only when the probe first runs, not when the gate is built.
       const { connectContainerd } = await import('../host/containerd-connection.js');
@@ -27,7 +30,8 @@ export function containerdProbe(socket: string): Probe {
       } catch (err) {
         // A fresh channel next round sees containerd as soon as it listens, without grpc-js's reconnect backoff.
         drop();
-        return { ready: false, detail: `${socket}: ${failure(err)}` };
+        const noCri = (err as { codeName?: string }).codeName === 'UNIMPLEMENTED';
+        return { ready: false, detail: `${socket}: ${failure(noCri, err)}`, ...(noCri ? { severity: 'warn' as const } : {}) };
       }
     },
     async close() {
@@ -47,10 +51,7 @@ function describe(conditions: CriCondition[]): Observation {
   return { ready: runtime?.status === true, detail: `${text('RuntimeReady', runtime)}, ${text('NetworkReady', network)}` };
 }
 
-function failure(err: unknown): string {
-  // Duck-typed: importing GrpcError here would load grpc-js whenever the gate module loads.
-  if ((err as { codeName?: string }).codeName === 'UNIMPLEMENTED') {
-    return 'answers, but does not serve CRI runtime.v1 (is the CRI plugin disabled in its config?)';
-  }
-  return (err as Error).message;
+/** The error is duck-typed: importing GrpcError here would load grpc-js whenever the gate module loads. */
+function failure(noCri: boolean, err: unknown): string {
+  return noCri ? 'answers, but does not serve CRI runtime.v1 (is the CRI plugin disabled in its config?)' : (err as Error).message;
 }
