@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import type { Policy } from '../config/agent-config.js';
+import type { Systemd, UnitState } from '../host/systemd-dbus.js';
+import { allowedByGlobs } from '../plan/glob.js';
+import { unitName } from '../plan/unit-name.js';
+import { describeUnit } from '../readiness/unit-probe.js';
+import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
+
+const ACTIONS = ['start', 'restart', 'stop', 'enable-now'] as const;
+
+const schema = z
+  .strictObject({
+    name: unitName('unit.name'),
+    action: z.enum(ACTIONS),
+  })
+  .meta({
+    description:
+      'Starts, restarts, stops or enables-and-starts a systemd unit over D-Bus, waits for the job to finish and checks the unit\'s resulting state.',
+  });
+
+type UnitSpec = z.output<typeof schema>;
+
+export const unitKind = defineKind({
+  kind: 'unit',
+  summary: 'start, restart, stop or enable-now a systemd unit, and check the state it ends in',
+  schema,
+  checkPolicy: (spec, policy) => unitPolicyProblems(spec.name, policy),
+  async run(spec, ctx) {
+    const systemd = await systemdFor(ctx);
+    if (spec.action === 'enable-now') await enable(systemd, spec, ctx);
+    const action = spec.action === 'enable-now' ? 'start' : spec.action;
+    const job = await systemd.runJob(action, spec.name, ctx.signal);
+    if (job.result !== 'done') {
+      const state = await systemd.unitState(spec.name, ctx.signal).catch(() => undefined);
+      throw new TaskFailed(`${action} ${spec.name}: the job ended "${job.result}"${state ? `; the unit is ${describeUnit(state).detail}` : ''}${hint(spec.name)}`);
+    }
+    const state = await settled(systemd, spec.name, ctx);
+    // After a start, inactive/dead is a oneshot (or a service) that ran and exited cleanly: the job said "done".
+    const expected = action === 'stop' ? ['inactive', 'failed'] : ['active', 'reloading', 'inactive'];
+    if (!expected.includes(state.activeState)) {
+      throw new TaskFailed(`${action} ${spec.name}: the job finished, but the unit is ${describeUnit(state).detail}${action === 'stop' ? '' : hint(spec.name)}`);
+    }
+    ctx.log.info({ unit: spec.name, active_state: state.activeState, sub_state: state.subState }, `${spec.action} ${spec.name}: ${state.activeState}/${state.subState}`);
+  },
+});
+
+/** Policy for anything that names a unit (unit tasks, wait: {unit}): policy.units globs; empty allows all. */
+export function unitPolicyProblems(name: string, policy: Policy): string[] {
+  return allowedByGlobs(name, policy.units) ? [] : [`unit "${name}" is not allowed by policy.units [${policy.units.join(', ')}]`];
+}
+
+/** The shared systemd connection, or a task failure an SRE can act on. */
+export async function systemdFor(ctx: TaskContext): Promise<Systemd> {
+  try {
+    return await ctx.host.systemd();
+  } catch (err) {
+    throw new TaskFailed(`cannot reach systemd: ${(err as Error).message}`);
+  }
+}
+
+async function enable(systemd: Systemd, spec: UnitSpec, ctx: TaskContext): Promise<void> {
+  const r = await systemd.enableUnitFiles([spec.name], ctx.signal);
+  if (!r.carriesInstallInfo) {
+    // systemctl enable --now says the same and still starts the unit.
+    ctx.log.warn({ unit: spec.name }, `${spec.name} has no [Install] section, so enabling it changes nothing; starting it anyway`);
+  } else if (r.changes.length > 0) {
+    ctx.log.info({ unit: spec.name, changes: r.changes }, `enabled ${spec.name}: ${r.changes.map((c) => `${c.type} ${c.file}`).join(', ')}`);
+  }
+  await systemd.reload(ctx.signal);
+}
+
+/**
+ * The state once the unit stops moving. A finished job normally leaves a final state; a service that died and
+ * is waiting to be restarted (activating/auto-restart) counts as failed rather than something to wait for.
+ */
+async function settled(systemd: Systemd, name: string, ctx: TaskContext): Promise<UnitState> {
+  const moving = (s: UnitState) => ['activating', 'deactivating', 'reloading'].includes(s.activeState) && s.subState !== 'auto-restart';
+  const state = await systemd.unitState(name, ctx.signal);
+  if (!moving(state)) return checkRestarting(state, name);
+  return checkRestarting(await systemd.waitForUnit(name, (s) => !moving(s), { signal: ctx.signal }), name);
+}
+
+function checkRestarting(s: UnitState, name: string): UnitState {
+  if (s.subState === 'auto-restart') throw new TaskFailed(`${name} failed and is waiting to be restarted (${describeUnit(s).detail})${hint(name)}`);
+  return s;
+}
+
+function hint(name: string): string {
+  return `; see journalctl -u ${name}`;
+}

@@ -1,0 +1,109 @@
+import { stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { formatDuration, parseDuration } from '../duration.js';
+import { httpGet } from '../host/http-get.js';
+import type { UnitState } from '../host/systemd-dbus.js';
+import { DURATION_PATTERN, absolutePath } from '../plan/fields.js';
+import { unitName } from '../plan/unit-name.js';
+import { describeUnit } from '../readiness/unit-probe.js';
+import { sleep } from '../runner/backoff.js';
+import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
+import { systemdFor, unitPolicyProblems } from './unit.js';
+
+export const DEFAULT_WAIT_INTERVAL_MS = 500;
+const REQUEST_TIMEOUT_MS = 5000;
+const TARGETS = ['url', 'file', 'unit'] as const;
+
+const schema = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    file: absolutePath('wait.file').optional(),
+    unit: unitName('wait.unit').optional(),
+    interval: z
+      .string({ error: 'expected a duration string such as "1s"' })
+      .superRefine((s, ctx) => {
+        const r = parseDuration(s);
+        if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+        else if (r.ms < 10) ctx.addIssue({ code: 'custom', message: 'interval must be at least 10ms' });
+      })
+      .meta({ description: `How often to look again (default ${formatDuration(DEFAULT_WAIT_INTERVAL_MS)}).`, pattern: DURATION_PATTERN })
+      .optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const given = TARGETS.filter((k) => spec[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `wait needs exactly one of url, file or unit; ${given.length === 0 ? 'none was given' : `got ${given.join(' and ')}`}`,
+      });
+    }
+  })
+  .meta({
+    description:
+      'Waits, within the task\'s timeout, until a URL answers 2xx, a file exists, or a unit is active. Exactly one of url, file, unit.',
+  });
+
+type WaitSpec = z.output<typeof schema>;
+
+export const waitKind = defineKind({
+  kind: 'wait',
+  summary: 'wait until a URL answers 2xx, a file exists, or a unit is active',
+  schema,
+  checkPolicy: (spec, policy) => (spec.unit ? unitPolicyProblems(spec.unit, policy) : []),
+  async run(spec, ctx) {
+    const every = spec.interval ? (parseDuration(spec.interval) as { ms: number }).ms : DEFAULT_WAIT_INTERVAL_MS;
+    const started = Date.now();
+    const what = spec.url ? `${spec.url} to answer 2xx` : spec.file ? `${spec.file} to exist` : `${spec.unit} to be active`;
+    const seen = observer(ctx, what);
+    if (spec.unit) {
+      const systemd = await systemdFor(ctx);
+      const onState = (s: UnitState) => seen(describeUnit(s).detail);
+      await systemd
+        .waitForUnit(spec.unit, (s) => s.activeState === 'active', { signal: ctx.signal, pollMs: every, onState })
+        .catch((err: Error) => Promise.reject(ctx.signal.aborted ? stillWaiting(what, seen.last) : new TaskFailed(`waiting for ${what}: ${err.message}`)));
+    } else {
+      const look = spec.url ? () => lookAtUrl(spec.url!, ctx.signal) : () => lookAtFile(spec.file!);
+      for (;;) {
+        const o = await look();
+        seen(o.detail);
+        if (o.done) break;
+        if (ctx.signal.aborted) throw stillWaiting(what, seen.last);
+        await sleep(every, ctx.signal);
+        if (ctx.signal.aborted) throw stillWaiting(what, seen.last);
+      }
+    }
+    ctx.log.info({ duration_ms: Date.now() - started }, `done waiting for ${what}: ${seen.last} after ${formatDuration(Date.now() - started)}`);
+  },
+});
+
+/** Logs the first observation and every change, so the journal shows what the wait was stuck on. */
+function observer(ctx: TaskContext, what: string): ((detail: string) => void) & { last: string } {
+  const fn = Object.assign(
+    (detail: string) => {
+      if (detail !== fn.last) ctx.log.info(`waiting for ${what}: ${detail}`);
+      fn.last = detail;
+    },
+    { last: '' },
+  );
+  return fn;
+}
+
+function stillWaiting(what: string, last: string): TaskFailed {
+  return new TaskFailed(`still waiting for ${what}${last ? `; last seen: ${last}` : ''}`);
+}
+
+async function lookAtUrl(url: string, signal: AbortSignal): Promise<{ done: boolean; detail: string }> {
+  const a = await httpGet(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
+  if ('error' in a) return { done: false, detail: a.error };
+  return { done: a.status >= 200 && a.status < 300, detail: `HTTP ${a.status}` };
+}
+
+async function lookAtFile(path: string): Promise<{ done: boolean; detail: string }> {
+  try {
+    await stat(path);
+    return { done: true, detail: 'exists' };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { done: false, detail: code === 'ENOENT' ? 'does not exist' : (err as Error).message };
+  }
+}
