@@ -36,6 +36,11 @@ export interface BootOptions {
   unitsDir?: string
   /** Units to start at boot: linked into `<target>.wants/` for each WantedBy= (default multi-user.target). */
   enable?: string[]
+  /**
+   * Make the overlaid /etc/systemd/system writable (writes land in this boot's temp dir), for code that
+   * enables units (`systemctl enable`, EnableUnitFiles). Default read-only.
+   */
+  writableUnits?: boolean
   binds?: Bind[]
   /** Files bound read-only into the container: container path -> content (mode 0644, or 0755 if it starts with #!). */
   extraFiles?: Record<string, string>
@@ -193,7 +198,7 @@ export async function bootContainer(opts: BootOptions = {}): Promise<Container> 
   const args = [
     '-D', rootfs, '-M', name, '--boot', '--register=no', '--keep-unit', '--private-network',
     '--volatile=overlay', `--console=${opts.console ?? 'read-only'}`, `--bind=${escapeArg(runDbus)}:/run/dbus`,
-    `--overlay-ro=+/etc/systemd/system:${escapeArg(join(dir, 'units'))}:/etc/systemd/system`,
+    `--overlay${opts.writableUnits ? '' : '-ro'}=+/etc/systemd/system:${escapeArg(join(dir, 'units'))}:/etc/systemd/system`,
     ...binds.map((b) => `--bind${b.ro ? '-ro' : ''}=${escapeArg(b.host)}:${escapeArg(b.container)}`),
     ...(opts.extraArgs ?? []),
   ]
