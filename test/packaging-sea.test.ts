@@ -73,6 +73,7 @@ t.test('x64: built, stripped, and runs with no Node on the machine', async (t) =
 
   if (process.arch !== 'x64') return;
   const cwd = await mkdtemp(join(tmpdir(), 'postjoin-sea-'));
+  t.teardown(() => rm(cwd, { recursive: true, force: true }));
   // The command line the issue names: no environment but a system PATH, outside the source tree.
   const version = await run('/usr/bin/env', ['-i', 'PATH=/usr/bin:/bin', SEA.x64, '--version'], { cwd });
   t.equal(version.status, 0);
@@ -149,6 +150,7 @@ t.test('arm64: built for aarch64, stripped, and run under qemu-user where possib
   t.equal(entry.smokeTested, true);
 
   const cwd = await mkdtemp(join(tmpdir(), 'postjoin-sea-arm64-'));
+  t.teardown(() => rm(cwd, { recursive: true, force: true }));
   const [cmd, args] = arm64Argv(qemu, SEA.arm64, ['--version']);
   const version = await run('/usr/bin/env', ['-i', 'PATH=/usr/bin:/bin', cmd, ...args], { cwd });
   t.equal(version.status, 0, version.stderr);
