@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { requireRootAndBins, requireReal, which } from './harness/require-real.js';
+import { requireReal, which } from './harness/require-real.js';
 import { BUNDLE } from './helpers/cli.js';
 import { ROOT, RPMS, SEA, VERSION, buildArtifacts, readElf, EM_AARCH64, EM_X86_64, run } from './helpers/packaging.js';
 
@@ -31,7 +31,10 @@ const ready = (async (): Promise<boolean> => {
   // Probing happens in a throwaway test so that a skip is reported once, here, with the reason.
   let ok = false;
   await t.test('rpmbuild and the single executables are available', async (t) => {
-    if (!(await requireRootAndBins(t, { rpmbuild: 'rpm', rpm2archive: 'rpm' }))) return;
+    for (const bin of ['rpmbuild', 'rpm2archive']) {
+      const found = async () => (await which(bin)) !== undefined;
+      if (!(await requireReal(t, bin, found, 'apt-get install -y --no-install-recommends rpm'))) return;
+    }
     const armStrip = async () => (await which('aarch64-linux-gnu-strip')) !== undefined || (await which('llvm-strip')) !== undefined;
     if (!(await requireReal(t, 'a strip for aarch64', armStrip, 'apt-get install -y --no-install-recommends binutils-aarch64-linux-gnu'))) return;
     const built = await buildArtifacts('rpm/build-rpm.mjs');
