@@ -7,6 +7,7 @@ import { createImdsClient } from '../src/host/imds-client.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { silentLogger } from '../src/report/logger.js';
 import { tagsSource } from '../src/sources/tags-source.js';
+import { kindNamed } from '../src/tasks/registry.js';
 import { startEc2Server, type Ec2Emulator } from './emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from './emulators/imds-server.js';
 import { config } from './helpers/plan.js';
@@ -140,4 +141,14 @@ t.test('policy: by default a tag cannot run commands; the denial names source, t
     ],
     'an explicit policy may allow them',
   );
+});
+
+t.test('policy globs apply to tag tasks: a pull from a registry outside policy.registries is exit 2', { skip: !kindNamed('pull') && 'the pull kind is not registered yet' }, async (t) => {
+  const w = await world(t, { tags: { 'postjoin:10-prepull': 'pull public.ecr.aws/eks-distro/kubernetes/pause:3.9' } }, {});
+  const tasks = await w.read();
+  const policy = config({ policy: { registries: ['*.dkr.ecr.*.amazonaws.com'] } }).policy;
+  const err = t.throws(() => buildPlan(tasks, policy)) as unknown as InvalidInput;
+  t.equal(err.exitCode, 2);
+  t.match(err.message, /^tag:postjoin:10-prepull: task "10-prepull": image "public\.ecr\.aws\/eks-distro\/kubernetes\/pause:3\.9" is from registry "public\.ecr\.aws", which policy\.registries does not allow/);
+  t.equal(buildPlan(tasks, config().policy).steps.length, 1, 'an empty list allows any registry');
 });

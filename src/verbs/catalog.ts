@@ -30,6 +30,14 @@ export const verbs: Verb[] = [
     load: () => import('./validate.js'),
   },
   {
+    name: 'status',
+    summary: 'show the last run from the state file',
+    usage: 'postjoin status [--state-dir DIR] [--output text|json]',
+    details: 'Exits 0 when the last run succeeded (or none is recorded), 1 otherwise.',
+    options: {},
+    load: () => import('./status.js'),
+  },
+  {
     name: 'render-userdata',
     summary: 'write MIME multipart user data holding a NodeConfig part and a postjoin task part',
     usage: 'postjoin render-userdata --nodeconfig FILE --tasks FILE [--gzip] > userdata',
@@ -49,13 +57,5 @@ export const verbs: Verb[] = [
       '--other-tags: how many tags the instance has besides these, to check the 50-tag limit.',
     options: { tasks: { type: 'string' }, 'other-tags': { type: 'string' } },
     load: () => import('./tags.js'),
-  },
-  {
-    name: 'status',
-    summary: 'show the last run from the state file',
-    usage: 'postjoin status [--state-dir DIR] [--output text|json]',
-    details: 'Exits 0 when the last run succeeded (or none is recorded), 1 otherwise.',
-    options: {},
-    load: () => import('./status.js'),
   },
 ];
