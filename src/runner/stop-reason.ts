@@ -7,7 +7,7 @@ export class StopReason {
     readonly message: string,
   ) {}
   static timeout(ms: number): StopReason {
-    return new StopReason('timeout', `timed out after ${formatDuration(ms)}; its process tree was killed`);
+    return new StopReason('timeout', `timed out after ${formatDuration(ms)}`);
   }
   static signal(sig: string): StopReason {
     return new StopReason('stopped', `stopped by ${sig}`);
