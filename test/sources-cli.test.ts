@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { kindNamed } from '../src/tasks/registry.js';
 import { startEc2Server, type Ec2Emulator } from './emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from './emulators/imds-server.js';
@@ -203,24 +203,45 @@ t.test('round trip: render-userdata, then the userdata source, gives the file so
   );
 });
 
-t.test('round trip: tags, then the tags source, gives the file source\'s plan (names gain their order prefix)', async (t) => {
+async function tagsRoundTrip(t: Test, tasks: string, policy: string) {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-rt-'));
-  await writeFile(join(dir, 'tasks.yaml'), TASKS);
+  await writeFile(join(dir, 'tasks.yaml'), tasks);
   const compiled = await runCli(['tags', '--tasks', join(dir, 'tasks.yaml'), '--output', 'json']);
   t.equal(compiled.code, 0, compiled.stderr);
   const tags = Object.fromEntries((JSON.parse(compiled.stdout) as { Key: string; Value: string }[]).map((x) => [x.Key, x.Value]));
   const fromFile = await node(t, {}, `sources: [file]\nimds: { enabled: false }\ntasksDir: ${dir}\n`);
-  // exec and script from tags need an explicit policy; the default refuses them (tested above).
-  const viaTags = await node(t, { tags }, 'sources: [tags]\npolicy: { tags: { allow: [exec, script] } }\n');
+  const viaTags = await node(t, { tags }, `sources: [tags]\n${policy}`);
   const a = planOf((await fromFile.cli(['plan', '--output', 'json'])).stdout);
   const b = planOf((await viaTags.cli(['plan', '--output', 'json'])).stdout);
   t.same(b.map(comparable), a.map(comparable));
+  return b.map((x) => [x.name, x.source]);
+}
+
+t.test('round trip: tags, then the tags source, gives the file source\'s plan (names gain their order prefix)', async (t) => {
+  // exec and script from tags need an explicit policy; the default refuses them (tested above).
+  const names = await tagsRoundTrip(t, TASKS, 'policy: { tags: { allow: [exec, script] } }\n');
+  t.same(names, [
+    ['010-hello', 'tag:postjoin:010-hello'],
+    ['020-tune', 'tag:postjoin:020-tune'],
+    ['30-last', 'tag:postjoin:30-last'],
+  ]);
+});
+
+const TAG_KINDS_TASKS = `${HEADER}tasks:
+  - name: 10-prepull
+    pull: { images: [${PAUSE}, "111122223333.dkr.ecr.us-west-2.amazonaws.com/app:1.2"] }
+  - name: 20-agent
+    unit: { name: amazon-cloudwatch-agent.service, action: restart }
+  - name: 30-otel
+    wait: { url: "http://127.0.0.1:4317/" }
+  - name: 40-marker
+    wait: { file: /run/agent-ready }
+`;
+
+t.test('round trip with pull, unit and wait under the default policy', { skip: !['pull', 'unit', 'wait'].every((k) => kindNamed(k)) && 'pull, unit or wait is not registered yet' }, async (t) => {
+  const names = await tagsRoundTrip(t, TAG_KINDS_TASKS, '');
   t.same(
-    b.map((x) => [x.name, x.source]),
-    [
-      ['010-hello', 'tag:postjoin:010-hello'],
-      ['020-tune', 'tag:postjoin:020-tune'],
-      ['30-last', 'tag:postjoin:30-last'],
-    ],
+    names.map(([, source]) => source),
+    ['tag:postjoin:10-prepull', 'tag:postjoin:20-agent', 'tag:postjoin:30-otel', 'tag:postjoin:40-marker'],
   );
 });
