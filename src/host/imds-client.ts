@@ -89,7 +89,9 @@ class Imdsv2Client implements ImdsClient {
       if (Date.now() + wait >= deadline) {
         throw this.unreadable(path, `no answer within imds.budget (${formatDuration(this.budgetMs)}); last error: ${outcome.reason}`);
       }
-      this.opts.log?.debug({ path, retry: retry + 1, reason: outcome.reason }, `IMDS GET ${path}: ${outcome.reason}; retrying`);
+      // The first failure is worth a line in the journal; the retries after it are not.
+      const log = retry === 0 ? this.opts.log?.warn.bind(this.opts.log) : this.opts.log?.debug.bind(this.opts.log);
+      log?.({ path, retry: retry + 1, reason: outcome.reason }, `IMDS ${path}: ${outcome.reason}; retrying within imds.budget`);
       await sleep(wait);
     }
   }
