@@ -70,6 +70,7 @@ t.test('probesFor: one probe per unit, then healthz; none when everything is off
   const probes = probesFor(cfg);
   t.same(probes.map((p) => p.name), ['containerd.service', 'kubelet.service', 'kubelet healthz']);
   t.equal(probes[0]?.pollIntervalMs, 1000, 'units poll slowly: signals do the work');
+  t.equal(probes[2]?.pollIntervalMs, 25, 'healthz can only be polled: often');
   t.equal(POLL_INTERVAL_MS, 50);
   // The private host of probes built without one is released by the last close, and never connected here.
   for (const p of probes) await p.close?.();

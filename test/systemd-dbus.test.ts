@@ -53,8 +53,10 @@ t.test('watchUnit: Subscribe, then every PropertiesChanged reaches the watcher',
   const sd = await connectSystemd({ address: s.bus.address });
   t.teardown(() => sd.close());
   const seen: string[] = [];
+  const announced: unknown[] = [];
   let notify: () => void = () => {};
-  const unwatch = await sd.watchUnit('kubelet.service', () => {
+  const unwatch = await sd.watchUnit('kubelet.service', (changed) => {
+    announced.push(changed);
     void sd.unitState('kubelet.service').then((st) => {
       seen.push(st.activeState);
       notify();
@@ -65,6 +67,7 @@ t.test('watchUnit: Subscribe, then every PropertiesChanged reaches the watcher',
   s.setState('kubelet.service', 'active');
   await got;
   t.ok(seen.includes('active'));
+  t.same(announced[0], { activeState: 'active', subState: 'running' }, 'the signal carries the new state');
   await unwatch();
   const before = seen.length;
   s.setState('kubelet.service', 'inactive');

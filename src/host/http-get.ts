@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 export type HttpAnswer = { status: number; body: string } | { error: string };
@@ -6,15 +6,15 @@ export type HttpAnswer = { status: number; body: string } | { error: string };
 const BODY_LIMIT = 256;
 
 /**
- * One GET with its own timeout, for probes and waits: never throws, never follows redirects, keeps no
- * connection alive (a probe must not hold the process open), and keeps only the start of the body.
+ * One GET with its own timeout, for probes and waits: never throws, never follows redirects, and keeps only
+ * the start of the body. Without an agent no connection is kept alive, so nothing holds the process open.
  */
-export function httpGet(url: string, opts: { signal: AbortSignal; timeoutMs: number }): Promise<HttpAnswer> {
+export function httpGet(url: string, opts: { signal: AbortSignal; timeoutMs: number; agent?: Agent }): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     let req: ReturnType<typeof httpRequest>;
     try {
       const request = url.startsWith('https:') ? httpsRequest : httpRequest;
-      req = request(url, { method: 'GET', signal: opts.signal, timeout: opts.timeoutMs, agent: false }, (res) => {
+      req = request(url, { method: 'GET', signal: opts.signal, timeout: opts.timeoutMs, agent: opts.agent ?? false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {

@@ -39,6 +39,12 @@ export interface UnitState {
 
 export type UnitAction = 'start' | 'stop' | 'restart';
 
+/** What a PropertiesChanged signal said about the unit's state, when it said it. */
+export interface UnitChange {
+  activeState?: string;
+  subState?: string;
+}
+
 /** systemd's job results: done, canceled, timeout, failed, dependency, skipped. */
 export interface JobOutcome {
   job: string;
@@ -74,10 +80,11 @@ export interface Systemd {
   /** LoadUnit (not GetUnit: it fails for inactive units systemd has garbage-collected), then the unit's state. */
   unitState(name: string, signal?: AbortSignal): Promise<UnitState>;
   /**
-   * Calls onChange whenever the unit's properties change (PropertiesChanged, after Manager.Subscribe), and
-   * once more if the connection is lost. Returns the function that stops watching.
+   * Calls onChange whenever the unit's properties change (PropertiesChanged, after Manager.Subscribe), with the
+   * states the signal carried, and once more, with nothing, if the connection is lost. Returns the function
+   * that stops watching.
    */
-  watchUnit(name: string, onChange: () => void, signal?: AbortSignal): Promise<() => Promise<void>>;
+  watchUnit(name: string, onChange: (changed: UnitChange) => void, signal?: AbortSignal): Promise<() => Promise<void>>;
   /** Queues a start/stop/restart job (mode "replace") and returns when systemd reports it removed (JobRemoved). */
   runJob(action: UnitAction, name: string, signal?: AbortSignal): Promise<JobOutcome>;
   enableUnitFiles(names: string[], signal?: AbortSignal): Promise<EnableOutcome>;
@@ -118,7 +125,7 @@ class Connection implements Systemd {
   lost = false;
   private lostError: SystemdUnavailable | undefined;
   private readonly lostListeners = new Set<(err: SystemdUnavailable) => void>();
-  private readonly unitWatchers = new Map<string, Set<() => void>>();
+  private readonly unitWatchers = new Map<string, Set<(changed: UnitChange) => void>>();
   private readonly jobWaiters = new Map<string, (result: string) => void>();
   private readonly removedJobs = new Map<string, string>();
   private subscribed: Promise<void> | undefined;
@@ -174,7 +181,7 @@ class Connection implements Systemd {
     return state;
   }
 
-  async watchUnit(name: string, onChange: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+  async watchUnit(name: string, onChange: (changed: UnitChange) => void, signal?: AbortSignal): Promise<() => Promise<void>> {
     await this.subscribe(signal);
     const path = await this.loadUnit(name, signal);
     let set = this.unitWatchers.get(path);
@@ -189,7 +196,7 @@ class Connection implements Systemd {
       }
     }
     set.add(onChange);
-    const onLost = () => onChange();
+    const onLost = () => onChange({});
     this.lostListeners.add(onLost);
     let stopped = false;
     return async () => {
@@ -373,7 +380,11 @@ class Connection implements Systemd {
   private dispatch(msg: Message): void {
     if (msg.type !== MessageType.SIGNAL) return;
     if (msg.interface === PROPERTIES && msg.member === 'PropertiesChanged' && msg.body[0] === UNIT) {
-      for (const cb of [...(this.unitWatchers.get(msg.path) ?? [])]) cb();
+      const props = (msg.body[1] ?? {}) as Record<string, Variant | undefined>;
+      const changed: UnitChange = {};
+      if (typeof props.ActiveState?.value === 'string') changed.activeState = props.ActiveState.value;
+      if (typeof props.SubState?.value === 'string') changed.subState = props.SubState.value;
+      for (const cb of [...(this.unitWatchers.get(msg.path) ?? [])]) cb(changed);
     } else if (msg.interface === MANAGER && msg.member === 'JobRemoved' && msg.path === MANAGER_PATH) {
       const [, job, , result] = msg.body as [number, string, string, string];
       const waiter = this.jobWaiters.get(job);

@@ -10,11 +10,7 @@ import { kubeletHealthzProbe } from './kubelet-healthz.js';
 import type { Observation, Probe } from './probe.js';
 import { unitProbe } from './unit-probe.js';
 
-/**
- * The default poll, and kubelet healthz's: healthz can only be polled, and the readiness reaction (healthz
- * turning 200 to the first task's spawn) averages half of this. 50 ms costs about 20 loopback requests a second
- * while the gate waits, typically for seconds after nodeadm-run. Unit probes poll far less: signals wake them.
- */
+/** The poll of probes that set none. kubelet healthz, containerd and the units each set their own. */
 export const POLL_INTERVAL_MS = 50;
 
 /**
@@ -129,12 +125,16 @@ export async function waitUntilReady(probes: Probe[], deps: GateDeps): Promise<v
   if (deps.stop.aborted) onStop();
   else deps.stop.addEventListener('abort', onStop, { once: true });
   for (const p of probes) void poll(p).catch((err: unknown) => settle(err as Error));
+  let ready = false;
   try {
     await settled;
+    ready = true;
   } finally {
     clearTimeout(deadline);
     deps.stop.removeEventListener('abort', onStop);
-    await Promise.all(probes.map((p) => p.close?.().catch(() => {})));
+    // Releasing the probes (a RemoveMatch round trip, a gRPC channel) is kept off the path to the first task.
+    const closing = Promise.all(probes.map((p) => p.close?.().catch(() => {})));
+    if (!ready) await closing;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Host } from '../host/host.js';
-import type { Systemd, UnitState } from '../host/systemd-dbus.js';
+import type { Systemd, UnitChange, UnitState } from '../host/systemd-dbus.js';
 import type { Observation, Probe } from './probe.js';
 
 /**
@@ -15,16 +15,26 @@ export const UNIT_POLL_INTERVAL_MS = 1000;
  * a crash; the probe keeps polling, reconnecting through Host, until the gate's deadline.
  */
 export function unitProbe(unit: string, host: Pick<Host, 'systemd'>, opts: { pollIntervalMs?: number } = {}): Probe {
-  let onChange: (() => void) | undefined;
+  let onChange: ((changed: UnitChange) => void) | undefined;
   let watched: Systemd | undefined;
   let unwatch: (() => Promise<void>) | undefined;
+  // The state the last signal announced, until the next check consumes it.
+  let announced: UnitChange | undefined;
   return {
     name: unit,
     pollIntervalMs: opts.pollIntervalMs ?? UNIT_POLL_INTERVAL_MS,
     watch(cb) {
-      onChange = cb;
+      onChange = (changed) => {
+        announced = changed;
+        cb();
+      };
     },
     async check(signal) {
+      const told = announced;
+      announced = undefined;
+      // A signal saying "active" is the answer itself: no round trip between it and the first task. Anything
+      // else is read in full, for the Result of a failed unit and the LoadState of a missing one.
+      if (told?.activeState === 'active') return { ready: true, detail: `active/${told.subState ?? 'running'}` };
       let systemd: Systemd;
       try {
         systemd = await host.systemd();
