@@ -8,7 +8,7 @@ import t from 'tap';
 import { requireReal, requireRootAndBins, type TestLike } from './harness/require-real.js';
 import { defaultRootfs, rootfsReady, type Container } from './harness/nspawn.js';
 import { removeDir, tempDir, waitFor } from './harness/proc.js';
-import { bootNode, journalEntries, usOf, type JournalEntry } from './helpers/nspawn-node.js';
+import { bootNode, journalEntries, nodeConfig, usOf, type JournalEntry } from './helpers/nspawn-node.js';
 
 const H = 'apiVersion: postjoin/v1alpha1\nkind: TaskList\ntasks:\n';
 
@@ -186,3 +186,33 @@ async function show(c: Container, unit: string, ...props: string[]): Promise<Rec
   const out = (await c.systemctl('show', unit, ...props.map((p) => `--property=${p}`))).stdout;
   return Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
+
+t.test('not ready by readiness.timeout: the unit fails with exit 3 naming what was not ready, and no task starts', async (t) => {
+  if (!(await ready(t))) return;
+  const state = await tempDir('state');
+  const lib = await tempDir('ctdlib');
+  t.teardown(() => Promise.all([removeDir(state), removeDir(lib)]));
+  const c = await bootNode({
+    stateDir: state,
+    containerdLib: lib,
+    // The stub kubelet stays unhealthy for the whole run; one readiness unit does not exist on this node.
+    kubeletHealthyAfterMs: 3_600_000,
+    install: 'wrapper',
+    config: nodeConfig('{ timeout: 3s, units: [containerd.service, kubelet.service, nvidia-fabricmanager.service], kubeletHealthz: "http://127.0.0.1:10248/healthz", containerd: true }'),
+    tasks: { '10-node.yaml': `${H}  - { name: first, script: "touch /var/lib/postjoin/first-ran" }\n` },
+  });
+  t.teardown(() => c.stop());
+  const status = (await c.systemctl('status', '--no-pager', '--lines=0', 'postjoin')).stdout;
+  await capture('systemctl-status-not-ready.txt', (await c.systemctl('status', '--no-pager', 'postjoin')).stdout);
+  t.match(status, /Active: failed \(Result: exit-code\)/);
+  t.match(status, /Main PID: \d+ \(code=exited, status=3\)/);
+  t.match(status, /Status: "failed \(exit 3\): not ready after 3s: nvidia-fabricmanager\.service: not found \(LoadState=not-found\) \(last \ds ago\); kubelet healthz: HTTP 503 .*"/);
+  const errs = (await journalEntries(c, ['-p', 'err', '-u', 'postjoin'])).filter((e) => e.SYSLOG_IDENTIFIER === 'postjoin').map(msgOf);
+  await capture('journalctl-p-err-not-ready.txt', (await c.exec(['journalctl', '--no-pager', '-b', '-p', 'warning', '-u', 'postjoin'])).stdout);
+  t.equal(errs.length, 1, 'one error line');
+  t.match(errs[0], /^not ready after 3s: nvidia-fabricmanager\.service: not found \(LoadState=not-found\) \(last \ds ago\); kubelet healthz: HTTP 503 "\[-\]syncloop failed: stub kubelet is starting" \(last \ds ago\); no task was started$/);
+  await t.rejects(readFile(join(state, 'first-ran')), 'no task ran');
+  const st = JSON.parse((await c.exec(['postjoin', 'status', '--output', 'json'])).stdout) as { result: string; tasks: { name: string; status: string }[] };
+  t.equal(st.result, 'not-ready');
+  t.same(st.tasks.map((x) => [x.name, x.status]), [['first', 'not-run']]);
+});
