@@ -63,6 +63,7 @@ t.test('tags in instance metadata: read from IMDS, EC2 never called', async (t) 
   t.same(names(await w.read()), ['tag:postjoin:10-prepull', 'tag:postjoin:20-wait']);
   t.same(w.ec2.requests, []);
   t.notOk(w.imds.requests.some((r) => r.path === '/latest/meta-data/tags/instance/Name'), 'only postjoin: values are fetched');
+  t.ok(w.imds.requests.some((r) => r.path === '/latest/meta-data/tags/instance/postjoin:10-prepull'), 'keys are asked for as written');
 });
 
 t.test('tags not in metadata (404): DescribeInstances with the instance role, in the region from IMDS', async (t) => {

@@ -3,7 +3,7 @@ import type { ImdsClient } from '../host/imds-client.js';
 import { readIdentityDocument } from '../host/imds-identity.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { sourceImds, type SourceContext, type TaskSource } from './source.js';
-import { ENABLED_KEY, TAG_PREFIX, tasksFromTags } from './tag-grammar.js';
+import { ENABLED_KEY, TAG_KEY_CHARS, TAG_PREFIX, tasksFromTags } from './tag-grammar.js';
 
 export const TAGS_PATH = '/latest/meta-data/tags/instance';
 
@@ -43,7 +43,10 @@ async function tagsFromImds(imds: ImdsClient): Promise<Map<string, string> | und
   if (list === undefined) return undefined;
   const tags = new Map<string, string>();
   for (const key of list.split(/\r?\n/).filter((k) => k.startsWith(TAG_PREFIX))) {
-    const value = await imds.getText(`${TAGS_PATH}/${encodeURIComponent(key)}`);
+    // IMDS only exposes keys of [A-Za-z0-9+=._:@-], all legal in a URL path, and is asked for them as written
+    // (`…/tags/instance/aws:autoscaling:groupName`); percent-encoding `:` is not something to count on.
+    const segment = TAG_KEY_CHARS.test(key) ? key : encodeURIComponent(key);
+    const value = await imds.getText(`${TAGS_PATH}/${segment}`);
     if (value !== undefined) tags.set(key, value); // a tag removed between the two reads is simply gone
   }
   return tags;
