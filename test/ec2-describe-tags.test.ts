@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SourceUnreadable } from '../src/errors.js';
-import { describeInstanceTags } from '../src/host/ec2-describe-tags.js';
+import { MAX_ATTEMPTS, describeInstanceTags, maxAttempts } from '../src/host/ec2-describe-tags.js';
 import { silentLogger } from '../src/report/logger.js';
 import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';
@@ -65,7 +65,36 @@ t.test('throttling that outlasts the retries is exit 4, saying how many attempts
   const ec2 = await startEc2Server({ instances: { [ids[0]!]: {} } });
   t.teardown(ec2.close);
   ec2.throttleNext(100);
+  // AWS_MAX_ATTEMPTS keeps this test short: the default's backoff alone takes minutes.
+  withEnv(t, 'AWS_MAX_ATTEMPTS', '3');
   const err = await describeInstanceTags({ instanceId: ids[0]!, region: 'us-east-1', log: silentLogger(), endpoint: ec2.url }).catch((e: unknown) => e);
   t.type(err, SourceUnreadable);
-  t.match((err as Error).message, /failed after 5 attempt\(s\): RequestLimitExceeded/);
+  t.match((err as Error).message, /failed after 3 attempt\(s\): RequestLimitExceeded/);
+  t.equal(ec2.requests.length, 3, 'exactly the attempts AWS_MAX_ATTEMPTS allows');
 });
+
+t.test('attempts: 20 by default, enough for a boot storm of minutes; AWS_MAX_ATTEMPTS overrides it when it is a positive integer', async (t) => {
+  t.equal(MAX_ATTEMPTS, 20);
+  t.equal(maxAttempts({}), 20);
+  t.equal(maxAttempts({ AWS_MAX_ATTEMPTS: '5' }), 5);
+  for (const bad of ['', '0', '-1', '2.5', 'many']) t.equal(maxAttempts({ AWS_MAX_ATTEMPTS: bad }), 20, `AWS_MAX_ATTEMPTS=${JSON.stringify(bad)} is ignored`);
+});
+
+t.test('AWS_MAX_ATTEMPTS is the number of attempts the SDK makes when throttled', async (t) => {
+  const ec2 = await startEc2Server({ instances: { [ids[0]!]: { 'postjoin:10-x': 'wait file /x' } } });
+  t.teardown(ec2.close);
+  ec2.throttleNext(3);
+  withEnv(t, 'AWS_MAX_ATTEMPTS', '4');
+  const tags = await describeInstanceTags({ instanceId: ids[0]!, region: 'us-east-1', log: silentLogger(), endpoint: ec2.url });
+  t.equal(tags.get('postjoin:10-x'), 'wait file /x');
+  t.same(ec2.requests.map((r) => r.code ?? r.status), ['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded', 200]);
+});
+
+function withEnv(t: { teardown(fn: () => void): void }, key: string, value: string): void {
+  const before = process.env[key];
+  process.env[key] = value;
+  t.teardown(() => {
+    if (before === undefined) delete process.env[key];
+    else process.env[key] = before;
+  });
+}

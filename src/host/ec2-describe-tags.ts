@@ -20,8 +20,20 @@ const REFUSED = new Set([
   'ExpiredToken',
 ]);
 
-/** Boot storms make EC2 throttle; a few more attempts than the SDK's default 3 ride that out. */
-const MAX_ATTEMPTS = 5;
+/**
+ * A boot storm makes EC2 throttle for as long as the storm lasts, not for a few seconds: 2,000 nodes booting in
+ * a minute ask DescribeInstances about 33 times a second of a bucket refilled at 20 a second, so the last of
+ * them wait a minute or more for a token. The SDK's standard retry backs off with full jitter from 1 s,
+ * doubling to at most 20 s; 20 attempts keep trying for about 2.5 minutes on average (5 at most), which rides
+ * that storm out. With 5 attempts (about 8 s), 29% of that fleet failed (bench/p6-fleet.ts, docs/performance.md).
+ */
+export const MAX_ATTEMPTS = 20;
+
+/** AWS_MAX_ATTEMPTS, the AWS SDKs' own setting, when set (e.g. in the unit's environment); else ours. */
+export function maxAttempts(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.AWS_MAX_ATTEMPTS);
+  return Number.isInteger(n) && n >= 1 ? n : MAX_ATTEMPTS;
+}
 
 export interface DescribeTagsOptions {
   instanceId: string;
@@ -45,7 +57,7 @@ export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<M
       new EC2Client({
         region: opts.region,
         ...(endpoint ? { endpoint } : {}),
-        maxAttempts: MAX_ATTEMPTS,
+        maxAttempts: maxAttempts(),
         retryMode: 'standard',
         requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
       }),
