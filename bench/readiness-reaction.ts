@@ -8,7 +8,7 @@
 //   100-300 ms after the agent has observed every probe at least once.
 // - nspawn: the node container of the real-systemd tier (root, the cached rootfs). healthz trials restart the
 //   stub kubelet (503 for 2.5 s, then ok; it records the flip) and postjoin; unit trials restart a oneshot
-//   that turns active after 1.5 s (its ActiveEnterTimestamp is the flip) and postjoin.
+//   that turns active after 2.5 s (its ActiveEnterTimestamp is the flip) and postjoin.
 //
 // The first task is `/bin/date +%s%6N`: "spawn" is when that process runs, on the same clock as the flip (its
 // output comes back as a log line). Also reported, from the agent's log (ms resolution): "observed", the gate
@@ -98,7 +98,7 @@ async function fastTier(trials: number): Promise<Trial[]> {
   return out;
 }
 
-const GATE_UNIT = '[Unit]\nDescription=slow oneshot the gate waits for (bench)\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sleep 1.5\n[Install]\nWantedBy=multi-user.target\n';
+const GATE_UNIT = '[Unit]\nDescription=slow oneshot the gate waits for (bench)\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sleep 2.5\n[Install]\nWantedBy=multi-user.target\n';
 
 async function nspawnTier(trials: number): Promise<Trial[]> {
   const state = await tempDir('state');
@@ -132,7 +132,7 @@ async function nspawnTier(trials: number): Promise<Trial[]> {
       let invocation = '';
       // Polling the container (nsenter + systemctl) costs CPU right when the agent reacts: wait out most of
       // the flip's delay first, then look twice a second.
-      await sleep(kind === 'healthz' ? 2400 : 1400);
+      await sleep(2400);
       await waitFor('postjoin to run again and finish', async () => {
         invocation = await sh('systemctl', 'show', '-P', 'InvocationID', 'postjoin.service');
         return invocation !== before && (await sh('systemctl', 'show', '-P', 'SubState', 'postjoin.service')) === 'exited';

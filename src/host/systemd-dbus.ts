@@ -402,8 +402,13 @@ class Connection implements Systemd {
   }
 }
 
+/**
+ * arg0 keeps out the PropertiesChanged of the unit's other interfaces: systemd follows each Unit change with a
+ * Service one of ~100 properties, and parsing that (dbus-next unmarshals in JavaScript) would sit between the
+ * unit turning active and the first task.
+ */
 function propertiesRule(path: string): string {
-  return `type='signal',sender='${SYSTEMD}',path='${path}',interface='${PROPERTIES}',member='PropertiesChanged'`;
+  return `type='signal',sender='${SYSTEMD}',path='${path}',interface='${PROPERTIES}',member='PropertiesChanged',arg0='${UNIT}'`;
 }
 
 /** "Unit foo.service not found. (org.freedesktop.systemd1.NoSuchUnit)" rather than a bare DBusError. */
