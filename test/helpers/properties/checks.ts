@@ -1,0 +1,46 @@
+// Assertions the properties share: what "only our typed input error, always located" means.
+import { InvalidInput, type Problem } from '../../../src/errors.js';
+
+export class PropertyViolation extends Error {}
+
+export function fail(message: string): never {
+  throw new PropertyViolation(message);
+}
+
+/** How a problem names where it is: a path or a line inside the input, or an origin that carries one. */
+export type LocationRule = (p: Problem) => boolean;
+
+export const hasPathOrLine: LocationRule = (p) => (p.at !== undefined && p.at !== '') || p.line !== undefined || p.source.includes('#');
+
+/**
+ * Runs `fn`. It may return, or throw InvalidInput; anything else thrown is a violation. Every problem must have
+ * a non-empty source starting with `sourcePrefix`, a non-empty message, and satisfy `located`.
+ */
+export function onlyInvalidInput<R>(fn: () => R, sourcePrefix: string, located: LocationRule = () => true): { ok: true; value: R } | { ok: false; err: InvalidInput } {
+  try {
+    return { ok: true, value: fn() };
+  } catch (err) {
+    return { ok: false, err: checkInvalidInput(err, sourcePrefix, located) };
+  }
+}
+
+export async function onlyInvalidInputAsync<R>(fn: () => Promise<R>, sourcePrefix: string, located: LocationRule = () => true): Promise<{ ok: true; value: R } | { ok: false; err: InvalidInput }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    return { ok: false, err: checkInvalidInput(err, sourcePrefix, located) };
+  }
+}
+
+export function checkInvalidInput(err: unknown, sourcePrefix: string, located: LocationRule): InvalidInput {
+  if (!(err instanceof InvalidInput)) fail(`threw ${(err as Error)?.name ?? typeof err} instead of InvalidInput: ${(err as Error)?.stack ?? String(err)}`);
+  if (err.problems.length === 0) fail('InvalidInput with no problems');
+  for (const p of err.problems) {
+    if (typeof p.source !== 'string' || p.source === '') fail(`a problem without a source: ${JSON.stringify(p)}`);
+    if (!p.source.startsWith(sourcePrefix)) fail(`a problem whose source does not name the input (${sourcePrefix}…): ${JSON.stringify(p)}`);
+    if (typeof p.message !== 'string' || p.message.trim() === '') fail(`a problem without a message: ${JSON.stringify(p)}`);
+    if (/\n/.test(p.message)) fail(`a problem message spans lines (one journal line each): ${JSON.stringify(p)}`);
+    if (!located(p)) fail(`a problem that names no location (path or line): ${JSON.stringify(p)}`);
+  }
+  return err;
+}
