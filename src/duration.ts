@@ -5,6 +5,11 @@
  */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+/**
+ * Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay fires after 1 ms instead, so a
+ * `timeout: 600h` would kill its task at once. Nothing a boot agent waits for takes that long.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
 
@@ -28,8 +33,11 @@ export function parseDuration(input: unknown): DurationResult {
     ms += Number(m[1]) * UNIT_MS[m[2] as string]!;
     pos = PART.lastIndex;
   }
-  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) return { ok: false, message: `"${input}" is too long` };
-  return { ok: true, ms: Math.round(ms) };
+  const rounded = Math.round(ms);
+  if (!Number.isFinite(ms) || rounded > MAX_DURATION_MS) {
+    return { ok: false, message: `"${input}" is too long; the longest duration is ${formatDuration(MAX_DURATION_MS)}` };
+  }
+  return { ok: true, ms: rounded };
 }
 
 /** The shortest Go-style spelling, used when a normalized plan is printed. */
