@@ -65,9 +65,10 @@ export const waitKind = defineKind({
       const look = spec.url ? () => lookAtUrl(spec.url!, ctx.signal) : () => lookAtFile(spec.file!);
       for (;;) {
         const o = await look();
+        // A request cut short by the timeout saw nothing; the error reports what the wait saw before.
+        if (ctx.signal.aborted && !o.done) throw stillWaiting(what, seen.last);
         seen(o.detail);
         if (o.done) break;
-        if (ctx.signal.aborted) throw stillWaiting(what, seen.last);
         await sleep(every, ctx.signal);
         if (ctx.signal.aborted) throw stillWaiting(what, seen.last);
       }
