@@ -1,6 +1,6 @@
 import type { ContainerdConnection } from './containerd-connection.js';
 import { RegistryCredentials } from './registry-credentials.js';
-import { connectSystemd, type Systemd } from './systemd-dbus.js';
+import type { Systemd } from './systemd-dbus.js';
 
 /**
  * The side-effect adapters a task or probe may need, acquired lazily: a plan that needs no D-Bus never
@@ -24,7 +24,9 @@ export interface HostOptions {
 }
 
 export function createHost(opts: HostOptions = {}): Host {
-  const connect = opts.connectSystemd ?? (() => connectSystemd());
+  // Loaded on first use, like containerd's gRPC: a run without unit probes or unit tasks never evaluates dbus-next
+  // (and the XML parser under it), which is about a tenth of a run's start-up and memory (bench P3, P5).
+  const connect = opts.connectSystemd ?? (() => import('./systemd-dbus.js').then((m) => m.connectSystemd()));
   let systemd: Promise<Systemd> | undefined;
   let closed = false;
   const containerd = new Map<string, Promise<ContainerdConnection>>();
