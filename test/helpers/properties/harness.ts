@@ -126,9 +126,10 @@ export async function runProperty<T>(t: TapLike, def: PropertyDef<T>): Promise<P
   const outcome: PropertyOutcome = { name: def.name, parser: def.parser, runs: details.numRuns, ms: Math.round(ms), slowestMs: Math.round(slowest) };
   if (details.failed) {
     const report = (await fc.asyncDefaultReportMessage(details)) ?? 'failed';
-    outcome.failure = report;
-    if (details.counterexample) outcome.savedAs = saveCounterexample(def, details.counterexample[0], String((details.errorInstance as Error | undefined)?.message ?? report));
-    t.fail(`${def.parser}: ${def.name}\n${report.slice(0, 4000)}${outcome.savedAs ? `\ncounterexample saved as ${outcome.savedAs}` : ''}`);
+    const why = String((details.errorInstance as Error | undefined)?.message ?? report);
+    outcome.failure = why;
+    if (details.counterexample) outcome.savedAs = saveCounterexample(def, details.counterexample[0], why);
+    t.fail(`${def.parser}: ${def.name}: ${why.slice(0, 1500)}\n(seed ${details.seed}, path ${details.counterexamplePath}${outcome.savedAs ? `; saved as ${outcome.savedAs}` : ''})`);
   } else {
     t.ok(true, `${def.parser}: ${def.name}: ${details.numRuns} cases in ${(ms / 1000).toFixed(1)} s, slowest case ${slowest.toFixed(1)} ms`);
   }
