@@ -1,5 +1,6 @@
 import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
 import { InvalidInput, type Problem } from '../errors.js';
+import { findJsonSyntaxError } from './json-syntax.js';
 
 export type PathSegment = string | number;
 
@@ -28,10 +29,14 @@ export function formatPath(path: readonly PathSegment[]): string {
  */
 export function parseDocuments(text: string, format: 'yaml' | 'json', source: string): ParsedDocument[] {
   if (format === 'json') {
+    // A byte order mark is allowed (RFC 8259 lets parsers ignore it, and Windows editors write one); YAML skips it too.
+    const json = text.startsWith('\ufeff') ? text.slice(1) : text;
     try {
-      JSON.parse(text);
-    } catch (err) {
-      throw new InvalidInput({ source, line: jsonErrorLine(text, err), message: `not valid JSON: ${(err as Error).message}` });
+      JSON.parse(json);
+    } catch {
+      // Our own scanner, not V8's message: that one may have no position, and it quotes the text around the error.
+      const e = findJsonSyntaxError(json) ?? { offset: json.length, message: 'not parseable' };
+      throw new InvalidInput({ source, line: json.slice(0, e.offset).split('\n').length, message: `not valid JSON: ${e.message}` });
     }
   }
   const lineCounter = new LineCounter();
@@ -72,10 +77,4 @@ function lineOfPath(doc: Document, lc: LineCounter, path: readonly PathSegment[]
 
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? s;
-}
-
-function jsonErrorLine(text: string, err: unknown): number | undefined {
-  const m = /position (\d+)/.exec((err as Error).message);
-  if (!m) return undefined;
-  return text.slice(0, Number(m[1])).split('\n').length;
 }
