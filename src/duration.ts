@@ -28,14 +28,14 @@ export function parseDuration(input: unknown): DurationResult {
     const m = PART.exec(s);
     if (!m) {
       const hint = /^\d+$/.test(s) ? ` (a bare number has no unit; write "${s}s" or "${s}m")` : '';
-      return { ok: false, message: `"${input}" is not a duration; use units ms, s, m, h as in "1h30m"${hint}` };
+      return { ok: false, message: `${JSON.stringify(input)} is not a duration; use units ms, s, m, h as in "1h30m"${hint}` };
     }
     ms += Number(m[1]) * UNIT_MS[m[2] as string]!;
     pos = PART.lastIndex;
   }
   const rounded = Math.round(ms);
   if (!Number.isFinite(ms) || rounded > MAX_DURATION_MS) {
-    return { ok: false, message: `"${input}" is too long; the longest duration is ${formatDuration(MAX_DURATION_MS)}` };
+    return { ok: false, message: `${JSON.stringify(input)} is too long; the longest duration is ${formatDuration(MAX_DURATION_MS)}` };
   }
   return { ok: true, ms: rounded };
 }

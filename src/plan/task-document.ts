@@ -35,7 +35,7 @@ export function tasksFromDocuments(docs: ParsedDocument[], label: string, source
       problems.add({ ...at(['kind']), message: describeMismatch('kind', TASK_LIST_KIND, body.kind) });
     }
     for (const key of Object.keys(body)) {
-      if (!['apiVersion', 'kind', 'tasks'].includes(key)) problems.add({ ...at([key]), message: `unknown key "${key}"` });
+      if (!['apiVersion', 'kind', 'tasks'].includes(key)) problems.add({ ...at([key]), message: `unknown key ${JSON.stringify(key)}` });
     }
     if (!Array.isArray(body.tasks)) {
       problems.add({ ...at(['tasks']), message: body.tasks === undefined ? 'tasks: required, a list of tasks' : 'expected tasks to be a list' });

@@ -83,7 +83,7 @@ function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Pr
     if (known.includes(key)) kinds.push(key);
     else {
       unknown = true;
-      problems.push({ ...st.locate([key]), message: `unknown kind or field "${key}"; kinds are ${known.join(', ')}` });
+      problems.push({ ...st.locate([key]), message: `unknown kind or field ${JSON.stringify(key)}; kinds are ${known.join(', ')}` });
     }
   }
   if (kinds.length > 1) {
@@ -105,7 +105,7 @@ function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problem
   const before = problems.length;
   for (const key of Object.keys(fields)) {
     if (!GROUP_KEYS.includes(key)) {
-      problems.push({ ...st.locate([key]), message: `"${key}" does not apply to a parallel group; set it on each member` });
+      problems.push({ ...st.locate([key]), message: `${JSON.stringify(key)} does not apply to a parallel group; set it on each member` });
     }
   }
   const head = z.strictObject({ name: commonFields.name, onFailure: commonFields.onFailure }).safeParse(pick(fields, ['name', 'onFailure']));

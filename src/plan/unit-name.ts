@@ -14,15 +14,15 @@ export function unitNameProblem(name: string): string | undefined {
   if (!(UNIT_TYPES as readonly string[]).includes(type)) {
     return /^[A-Za-z0-9:_.\\@-]+$/.test(name) && !type
       ? `"${name}" has no unit type; write the full name, e.g. "${name}.service"`
-      : `"${name}" is not a unit name: it must end in .${UNIT_TYPES.slice(0, 3).join(', .')} or another unit type`;
+      : `${JSON.stringify(name)} is not a unit name: it must end in .${UNIT_TYPES.slice(0, 3).join(', .')} or another unit type`;
   }
   const stem = name.slice(0, dot);
   const at = stem.indexOf('@');
   const prefix = at === -1 ? stem : stem.slice(0, at);
   const instance = at === -1 ? undefined : stem.slice(at + 1);
   if (!prefix || !PREFIX.test(prefix) || (instance !== undefined && !PREFIX.test(instance))) {
-    if (instance === '') return `"${name}" is a template; name an instance, e.g. "${prefix}@1.${type}"`;
-    return `"${name}" is not a unit name: only letters, digits and ":-_.\\" are allowed, plus one "@" before an instance`;
+    if (instance === '') return `${JSON.stringify(name)} is a template; name an instance, e.g. ${JSON.stringify(`${prefix}@1.${type}`)}`;
+    return `${JSON.stringify(name)} is not a unit name: only letters, digits and ":-_.\\" are allowed, plus one "@" before an instance`;
   }
   return undefined;
 }

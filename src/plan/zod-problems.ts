@@ -24,7 +24,7 @@ interface ZodIssueLike {
 
 function collect(issue: ZodIssueLike, path: PathSegment[], locate: Locate, out: Problem[]): void {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
-    for (const key of issue.keys) out.push({ ...locate([...path, key]), message: `unknown key "${key}"` });
+    for (const key of issue.keys) out.push({ ...locate([...path, key]), message: `unknown key ${JSON.stringify(key)}` });
     return;
   }
   out.push({ ...locate(path), message: cleanMessage(issue) });

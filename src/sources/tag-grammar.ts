@@ -85,7 +85,7 @@ export function taskFromTagValue(name: string, value: string): Record<string, un
       return body === undefined ? 'script: the body is not valid base64' : task(body);
     }
     default:
-      return `unknown kind "${kind}"; a tag value starts with one of ${TAG_KINDS.join(', ')}`;
+      return `unknown kind ${JSON.stringify(kind)}; a tag value starts with one of ${TAG_KINDS.join(', ')}`;
   }
 }
 

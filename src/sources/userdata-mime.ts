@@ -90,7 +90,7 @@ function decodePart(part: MimePart, budget: number): Buffer {
   if (cte === 'base64') bytes = decodeBase64Strict(part.body);
   else if (cte === 'quoted-printable') bytes = decodeQuotedPrintable(part.body);
   else if (['7bit', '8bit', 'binary'].includes(cte)) bytes = part.body;
-  else throw new DecodeError(`unknown Content-Transfer-Encoding "${cte}"; use base64 or none`);
+  else throw new DecodeError(`unknown Content-Transfer-Encoding ${JSON.stringify(cte)}; use base64 or none`);
   return unwrapLayers(bytes, budget, `${LIMIT_TEXT} (all postjoin parts together)`);
 }
 
@@ -138,7 +138,7 @@ function readHeaders(text: string, from: number): { headers: Map<string, string>
       continue;
     }
     const m = HEADER.exec(s);
-    if (!m) return `line "${s.slice(0, 40)}" is not a header`;
+    if (!m) return `line ${JSON.stringify(s.slice(0, 40))} is not a header`;
     last = m[1]!.toLowerCase();
     // A repeated header keeps its first value, as Go's textproto Get does.
     if (!headers.has(last)) headers.set(last, m[2]!.trim());
@@ -217,6 +217,6 @@ function makePart(text: string, index: number, start: number, end: number, label
   }
   const raw = head.headers.get('content-type');
   const type = raw === undefined ? { type: 'text/plain', params: new Map<string, string>() } : parseContentType(raw);
-  if (!type) throw new InvalidInput({ source: `${label}:part[${index}]`, message: `malformed Content-Type "${raw}"` });
+  if (!type) throw new InvalidInput({ source: `${label}:part[${index}]`, message: `malformed Content-Type ${JSON.stringify(raw)}` });
   return { index, contentType: type.type, headers: head.headers, body: Buffer.from(text.slice(start + head.bodyStart, end), 'latin1') };
 }
