@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isNode, visit, type Document } from 'yaml';
 import { InvalidInput, type Problem } from '../errors.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 
@@ -54,7 +54,7 @@ export function parseDocuments(text: string, format: 'yaml' | 'json', source: st
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      problems.push({ source, message: `malformed YAML: ${firstLine((err as Error).message)}` });
+      problems.push({ source, line: unresolvedAliasLine(doc, lineCounter), message: `malformed YAML: ${firstLine((err as Error).message)}` });
       return;
     }
     if (value === null || value === undefined) return; // an empty document, e.g. a trailing `---`
@@ -63,6 +63,22 @@ export function parseDocuments(text: string, format: 'yaml' | 'json', source: st
   if (problems.length > 0) throw new InvalidInput(problems);
   if (format === 'json' && out.length > 1) throw new InvalidInput({ source, message: 'a JSON file holds exactly one document' });
   return out;
+}
+
+/**
+ * toJS names an alias without an anchor before it, but not where it is. Undefined for the other toJS error,
+ * too many aliases, which is about the whole document.
+ */
+function unresolvedAliasLine(doc: Document, lc: LineCounter): number | undefined {
+  let line: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) !== undefined || !node.range) return undefined;
+      line = lc.linePos(node.range[0]).line;
+      return visit.BREAK;
+    },
+  });
+  return line;
 }
 
 function lineOfPath(doc: Document, lc: LineCounter, path: readonly PathSegment[]): number | undefined {
