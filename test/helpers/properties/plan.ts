@@ -43,7 +43,7 @@ function planOfText(text: string, format: 'yaml' | 'json'): Plan {
 const WHOLE_DOCUMENT = /^(expected a task document |malformed YAML: Excessive alias count|a JSON file holds exactly one document)/;
 const located = (p: Problem) => hasPathOrLine(p) || WHOLE_DOCUMENT.test(p.message);
 
-function readsBackAs(textIn: string, doc: unknown): boolean {
+export function readsBackAs(textIn: string, doc: unknown): boolean {
   try {
     return isDeepStrictEqual(parse(textIn.replace(/^\ufeff/, '')), doc);
   } catch {
