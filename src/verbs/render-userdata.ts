@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { InvalidInput } from '../errors.js';
@@ -33,6 +34,10 @@ export async function run(ctx: VerbContext): Promise<number> {
     process.stderr.write(`postjoin render-userdata: warning: ${nodeconfigPath} does not look like a NodeConfig (no "kind: NodeConfig"); it is included as given\n`);
   }
   const tasks = await readTaskFile(tasksPath, '--tasks');
+  // The node decodes our part as strict UTF-8 and refuses it otherwise; validation above decoded it leniently.
+  if (!isUtf8(tasks.bytes)) {
+    throw new InvalidInput({ source: `--tasks ${tasksPath}`, message: 'is not UTF-8 text (a byte that is not UTF-8, perhaps in a comment); the node would refuse the user-data part' });
+  }
   const mime = renderMultipart([
     { contentType: NODECONFIG_PART_TYPE, body: nodeconfig },
     { contentType: POSTJOIN_PART_TYPE, body: tasks.bytes },
