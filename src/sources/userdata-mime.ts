@@ -197,6 +197,8 @@ function splitParts(text: string, bodyStart: number, boundary: string, label: st
     }
     prevBreak = line.next - line.end;
   }
+  // Only the closing boundary: no parts, as Go's reader (nodeadm's) reads it, so no tasks rather than exit 2.
+  if (partStart === undefined && closed) return parts;
   if (partStart === undefined) {
     throw new InvalidInput({ source: label, message: `malformed MIME multipart: no boundary line "${delimiter}" in the body` });
   }
