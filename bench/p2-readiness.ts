@@ -18,7 +18,7 @@ import { benchArgs, cleanEnv, log, median, round, sleep, stats, which, writeResu
 
 const args = benchArgs();
 const postjoinTrials = args.quick ? 5 : 20;
-const bashTrials = args.quick ? 3 : 12;
+const bashTrials = args.quick ? 3 : 10;
 const nowMs = () => performance.timeOrigin + performance.now();
 
 type Kind = 'healthz' | 'unit';

@@ -17,7 +17,7 @@ const quick = args.quick;
 // A 100-task run takes seconds here, so fewer runs than P1, in rounds for the spread. The diagnostic runs
 // below go first and warm the caches, so hyperfine needs no warmup of its own.
 const rounds = quick ? 1 : 3;
-const runs = quick ? 2 : 3;
+const runs = 2;
 const COUNTS = [0, 1, 100] as const;
 
 const dir = await mkdtemp(join(tmpdir(), 'postjoin-bench-p3-'));
