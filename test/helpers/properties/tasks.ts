@@ -82,12 +82,14 @@ const commonFields = fc.record(
 );
 
 /** One valid simple task of the given kinds (the name is set by the document). */
-export const simpleTask = (kinds: readonly KindName[] = KINDS, common: fc.Arbitrary<Record<string, unknown>> = commonFields) =>
-  fc.tuple(fc.constantFrom(...kinds), common).chain(([kind, c]) => kindSpecs[kind].map((spec): Record<string, unknown> => ({ ...c, [kind]: spec })));
+export type KindSpecs = { [K in KindName]?: fc.Arbitrary<unknown> };
+
+export const simpleTask = (kinds: readonly KindName[] = KINDS, common: fc.Arbitrary<Record<string, unknown>> = commonFields, specs: KindSpecs = kindSpecs) =>
+  fc.tuple(fc.constantFrom(...kinds), common).chain(([kind, c]) => (specs[kind] ?? kindSpecs[kind]).map((spec): Record<string, unknown> => ({ ...c, [kind]: spec })));
 
 /** A task list with unique names; groups (one level deep) only when `groups`. */
-export function taskList(opts: { kinds?: readonly KindName[]; groups?: boolean; common?: fc.Arbitrary<Record<string, unknown>>; maxTasks?: number } = {}): fc.Arbitrary<TaskObject[]> {
-  const one = simpleTask(opts.kinds, opts.common);
+export function taskList(opts: { kinds?: readonly KindName[]; groups?: boolean; common?: fc.Arbitrary<Record<string, unknown>>; specs?: KindSpecs; maxTasks?: number } = {}): fc.Arbitrary<TaskObject[]> {
+  const one = simpleTask(opts.kinds, opts.common, opts.specs);
   const step = opts.groups
     ? fc.oneof({ weight: 5, arbitrary: one.map((t) => [t]) }, { weight: 1, arbitrary: fc.array(one, { minLength: 1, maxLength: 3 }).map((m) => [{ parallel: { tasks: m } } as Record<string, unknown>]) })
     : one.map((t) => [t]);
