@@ -93,7 +93,8 @@ function decodeScript(b64: string): string | undefined {
   if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
   const bytes = Buffer.from(b64, 'base64');
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // ignoreBOM: a body that starts with U+FEFF keeps it; by default the decoder drops it and changes the script.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return undefined;
   }
