@@ -2,7 +2,7 @@
 // under `npm run fuzz`. Every property is a plain definition (an arbitrary and a check), so the two runs and
 // the corpus replay use the very same code. Failing cases are written to test/corpus/<parser>/ as JSON.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ROOT } from '../cli.js';
@@ -136,6 +136,7 @@ export async function runProperty<T>(t: TapLike, def: PropertyDef<T>): Promise<P
   } else {
     t.ok(true, `${def.parser}: ${def.name}: ${outcome.runs} cases in ${(ms / 1000).toFixed(1)} s, slowest case ${slowest.toFixed(1)} ms`);
   }
+  if (process.env.FUZZ_REPORT) appendFileSync(process.env.FUZZ_REPORT, `${JSON.stringify({ ...outcome, failure: outcome.failure?.slice(0, 300) })}\n`);
   return outcome;
 }
 
