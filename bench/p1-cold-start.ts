@@ -51,7 +51,6 @@ tasks:
       { name: 'node22 -e 0', argv: [node22, '-e', '0'] },
       { name: 'sea --version', argv: [sea, '--version'] },
       { name: 'sea plan', argv: [sea, ...plan] },
-      { name: 'node22 postjoin.cjs --version', argv: [node22, BUNDLE, '--version'] },
     );
   }
   log(`p1: hyperfine, ${commands.length} commands, ${rounds} round(s) x ${runs} runs (warmup ${warmup})`);
@@ -83,7 +82,6 @@ tasks:
   if (sea) {
     rows['sea --version'] = row('sea --version', 'node22 -e 0');
     rows['sea plan'] = row('sea plan', 'node22 -e 0');
-    rows['node22 bundle --version'] = row('node22 postjoin.cjs --version', 'node22 -e 0');
   }
 
   // Instruction counts: slow under valgrind (seconds per command), so the full run only.

@@ -1,10 +1,10 @@
 // P3 per-task overhead: `postjoin run` of 0, 1 and 100 `exec /bin/true` tasks (file source, readiness and
 // IMDS off, once: false) against bash scripts that run /bin/true 0, 1 and 100 times, side by side in hyperfine.
 // Per task above bash = the slope (100 tasks − 0 tasks)/100 of postjoin minus that of bash; the fixed cost is
-// the 0-task difference. Then one 100-task run's own log says where the time between tasks goes, and a CPU
-// profile of it names the functions.
+// the 0-task difference. Beside them, the mechanisms a task is made of, timed alone; with --profile also one
+// 100-task run's own log (the time between tasks) and a CPU profile of it (the functions).
 //
-//   node bench/out/p3-per-task.js [--quick] [--json FILE]
+//   node bench/out/p3-per-task.js [--quick] [--profile] [--json FILE]
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { summarizeCpuProfile } from './lib/cpu-profile.js';
 import { BUNDLE, benchArgs, cleanEnv, execOk, hyperfine, log, median, round, stats, writeResult, type HyperfineCommand } from './lib/common.js';
 
-const args = benchArgs();
+const args = benchArgs({ profile: { type: 'boolean', default: false } });
 const quick = args.quick;
 // A 100-task run takes seconds here, so fewer runs than P1, in rounds for the spread. The diagnostic runs
 // below go first and warm the caches, so hyperfine needs no warmup of its own.
@@ -38,7 +38,7 @@ try {
     commands.push({ name: `bash ${n}`, argv: ['/bin/bash', script] });
   }
   const diagnostics: Record<string, unknown> = {};
-  if (!quick) {
+  if (args.values.profile) {
     // Where the time between two tasks goes, from one 100-task run's own log (ms timestamps) and its task
     // records: the task's own duration (spawn to exit, as the runner saw it) and the rest (state writes, logs).
     const state = join(dir, 'state-log');
@@ -58,8 +58,8 @@ try {
   const breakdown = await execOk(process.execPath, [fileURLToPath(new URL('p3-breakdown.js', import.meta.url)), join(dir, 'state-breakdown')], { env: cleanEnv() });
   diagnostics.mechanismsMs = JSON.parse(breakdown.stdout) as Record<string, number>;
 
-  // A CPU profile of the same run, summarised by self time (JavaScript) — where the per-task cost goes (full run only).
-  if (!quick) {
+  // A CPU profile of the same run, summarised by self time (JavaScript) — where the per-task cost goes.
+  if (args.values.profile) {
       const profDir = join(dir, 'prof');
       await execOk(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, BUNDLE, 'run', '--config', configs.get(100)!, '--state-dir', join(dir, 'state-prof')], { env: cleanEnv() });
       const profile = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));

@@ -14,7 +14,7 @@ import { strippedNodePath } from './lib/sea.js';
 import { BUNDLE, SEA_X64, benchArgs, cleanEnv, log, median, round, stats, timeV, writeResult, type TimeV } from './lib/common.js';
 
 const args = benchArgs({ 'no-sea': { type: 'boolean', default: false } });
-const repeats = args.quick ? 1 : 5;
+const repeats = args.quick ? 1 : 3;
 const INSTANCE = 'i-0b0e0f0a0c0d01234';
 
 const dir = await mkdtemp(join(tmpdir(), 'postjoin-bench-p5-'));

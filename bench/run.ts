@@ -1,6 +1,6 @@
-// The benchmark suite's orchestrator (`npm run bench [-- --quick] [-- --only p1,p6]`): builds what it measures,
-// runs each benchmark as a process of its own (one at a time: they all measure time on the same 2 cores), and
-// writes the results with the machine they ran on. A full run writes bench/results.json and bench/results.md
+// The benchmark suite's orchestrator (`npm run bench [-- --quick] [-- --only p1,p6] [-- --profile]`): builds
+// what it measures, runs each benchmark as a process of its own (one at a time: they all measure time on the
+// same 2 cores), and writes the results with the machine they ran on. A full run writes bench/results.json and bench/results.md
 // (committed); a quick or partial run writes bench/out/results.{json,md} (not committed).
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -39,7 +39,13 @@ const BENCHMARKS: { id: string; title: string; file: string; sea?: boolean; time
 ];
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-build': { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    // P3 also profiles a 100-task run (its own log and a CPU profile): where the per-task time goes.
+    profile: { type: 'boolean', default: false },
+  },
 });
 const quick = values.quick === true;
 const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
@@ -78,7 +84,7 @@ const benchmarks: Record<string, BenchRecord> = {};
 for (const b of BENCHMARKS) {
   if (only && !only.has(b.id)) continue;
   const json = join(outDir, `${b.id}.json`);
-  const argv = [join(outDir, b.file), '--json', json, ...(quick ? ['--quick'] : []), ...(b.sea && !sea ? ['--no-sea'] : [])];
+  const argv = [join(outDir, b.file), '--json', json, ...(quick ? ['--quick'] : []), ...(b.sea && !sea ? ['--no-sea'] : []), ...(b.id === 'p3' && values.profile ? ['--profile'] : [])];
   log(`bench: ${b.id} ${b.title}`);
   const t0 = Date.now();
   const child = await runInherited(process.execPath, ['--enable-source-maps', ...argv], b.timeoutS * 1000);

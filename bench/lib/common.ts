@@ -141,7 +141,8 @@ export async function hyperfine(commands: HyperfineCommand[], opts: { runs: numb
   try {
     for (let round = 0; round < opts.rounds; round++) {
       const file = join(dir, `round-${round}.json`);
-      const args = ['-N', '--style', 'none', '--warmup', String(opts.warmup), '--runs', String(opts.runs), '--export-json', file];
+      // Later rounds find the caches warm already: only the first one warms up.
+      const args = ['-N', '--style', 'none', '--warmup', String(round === 0 ? opts.warmup : 0), '--runs', String(opts.runs), '--export-json', file];
       for (const c of commands) args.push('-n', c.name, c.argv.map(shellQuote).join(' '));
       await execOk('hyperfine', args, { env: opts.env ?? cleanEnv(), timeoutMs: 900_000 });
       const json = JSON.parse(await readFile(file, 'utf8')) as { results: { command: string; times: number[]; user: number; system: number; median: number }[] };

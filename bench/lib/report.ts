@@ -74,7 +74,6 @@ export function renderMarkdown(r: Results): string {
     line('sea plan', '`plan` (file source, 5 tasks), single executable', g.get('p1 sea plan'));
     line('bundle --version', '`--version`, bundle on the host Node');
     line('bundle plan', '`plan`, bundle on the host Node');
-    line('node22 bundle --version', '`--version`, bundle on Node 22 (no code cache)');
     if (!p1.rows?.['sea --version']) add('P1', 'single executable', '–', '–', (p1.notes ?? []).join('; '), '≤1.3×', '');
   }
   const p2 = r.benchmarks.p2?.result as J;
