@@ -4,6 +4,7 @@
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
 import { SourceUnreadable } from '../errors.js';
+import { IMDSV2_ONLY } from './imds-v2-only.js';
 
 /**
  * Errors that mean "not allowed", as opposed to "not working": no credentials at all, or credentials the
@@ -59,6 +60,7 @@ export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<M
         ...(endpoint ? { endpoint } : {}),
         maxAttempts: maxAttempts(),
         retryMode: 'standard',
+        ...IMDSV2_ONLY,
         requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
       }),
   );
