@@ -145,7 +145,7 @@ export function renderMarkdown(r: Results): string {
       add(
         'P6',
         label,
-        `**${count(x.failedFetches)} failed** of ${count(x.nodes)}; time to config p50 ${ms(x.timeToConfigMs.p50)}, p99 ${ms(x.timeToConfigMs.p99)}`,
+        `**${count(x.failedFetches)} failed** of ${count(x.nodes)}${x.failedFetches ? ` (${count(x.failedThrottled)} throttled out, ${count(x.failedCredentials)} credential lookups timed out)` : ''}; time to config p50 ${ms(x.timeToConfigMs.p50)}, p99 ${ms(x.timeToConfigMs.p99)}${x.starved ? `; **the simulation was short of CPU** (event loop delay p99 ${ms(x.eventLoopDelayP99Ms)})` : ''}`,
         `EC2 calls ${count(x.ec2Calls)} (${count(x.ec2Throttled)} throttled); IMDS calls ${count(x.imdsCalls)}`,
         `${(x.ec2Calls / x.nodes).toFixed(2)} EC2 and ${(x.imdsCalls / x.nodes).toFixed(1)} IMDS calls per node`,
         goal?.goal ?? '',
