@@ -117,6 +117,18 @@ t.test('env values and file contents are never logged or stored: every line of p
   t.match((await runCli(['plan', '--config', ws.configPath, '--output', 'json', '--show-secrets'])).stdout, SECRET);
 });
 
+t.test('an env value Node cannot pass (it holds a NUL) is refused before anything runs, without echoing the value', async (t) => {
+  // Node's spawn refuses such a value with a message that quotes it ("Received 'hunter2\\x00…'"), which used to
+  // reach the journal and the state file as the task's error.
+  const ws = await workspace();
+  await ws.task('10.yaml', taskList(`  - { name: nul, onFailure: continue, env: { TOKEN: "${SECRET}\\0tail" }, exec: { command: /bin/true } }\n`));
+  const r = await runCli(['run', '--config', ws.configPath, '--state-dir', ws.stateDir]);
+  t.equal(r.code, 2, 'invalid input: no task was started');
+  t.match(logLines(r.stdout).at(-1), { level: 'error', msg: /tasks\[0\]\.env\.TOKEN.*must not contain NUL/ });
+  const everything = [r.stdout, r.stderr, ...(await Promise.all((await readdir(ws.stateDir)).map((f) => readFile(join(ws.stateDir, f), 'utf8'))))].join('\n');
+  t.notOk(everything.includes(SECRET), 'the value appears nowhere');
+});
+
 t.test('ECR credentials are never logged or stored: a private-ECR pull through the bundle at trace level, every output grepped', async (t) => {
   if (!(await requireRootAndBins(t, { containerd: 'containerd', ctr: 'containerd', 'docker-registry': 'docker-registry', skopeo: 'skopeo', perl: 'perl-base' }))) return;
   const PASSWORD = 'ecr-password-5d2e-never-in-a-log';
