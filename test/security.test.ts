@@ -124,7 +124,7 @@ t.test('an env value Node cannot pass (it holds a NUL) is refused before anythin
   await ws.task('10.yaml', taskList(`  - { name: nul, onFailure: continue, env: { TOKEN: "${SECRET}\\0tail" }, exec: { command: /bin/true } }\n`));
   const r = await runCli(['run', '--config', ws.configPath, '--state-dir', ws.stateDir]);
   t.equal(r.code, 2, 'invalid input: no task was started');
-  t.match(logLines(r.stdout).at(-1), { level: 'error', msg: /tasks\[0\]\.env\.TOKEN.*must not contain NUL/ });
+  t.ok(logLines(r.stdout).some((l) => l.level === 'error' && /tasks\[0\]\.env\.TOKEN, line \d+: environment variable values must not contain NUL$/.test(String(l.msg))), 'the problem names the variable and its line');
   const everything = [r.stdout, r.stderr, ...(await Promise.all((await readdir(ws.stateDir)).map((f) => readFile(join(ws.stateDir, f), 'utf8'))))].join('\n');
   t.notOk(everything.includes(SECRET), 'the value appears nowhere');
 });
