@@ -22,7 +22,11 @@ export const commonFields = {
   onFailure: z.enum(['abort', 'continue']).default('abort'),
   once: z.boolean().default(true),
   env: z
-    .record(z.string().regex(ENV_NAME, 'environment variable names are letters, digits and "_"'), z.string({ error: 'expected env values as strings' }))
+    .record(
+      z.string().regex(ENV_NAME, 'environment variable names are letters, digits and "_"'),
+      // A NUL cannot be passed to a process; Node's refusal would quote the (secret) value into the journal.
+      z.string({ error: 'expected env values as strings' }).refine((v) => !v.includes('\0'), 'environment variable values must not contain NUL'),
+    )
     .optional(),
   cwd: absolutePath('cwd').optional(),
 };
