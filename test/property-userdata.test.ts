@@ -16,10 +16,8 @@ t.test('gzip bombs cost at most about the 1 MiB cap in memory (peak RSS of the b
   const { join } = await import('node:path');
   const { gzipSync, createGzip } = await import('node:zlib');
   const { BUNDLE } = await import('./helpers/cli.js');
-  if (spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status !== 0) {
-    t.fail('/usr/bin/time is missing (apt-get install time)');
-    return;
-  }
+  const { requireRootAndBins } = await import('./harness/index.js');
+  if (!(await requireRootAndBins(t, { time: 'time' }))) return;
   const dir = mkdtempSync(join(tmpdir(), 'postjoin-bomb-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   /** gzip of `size` zero bytes, streamed so the test itself never holds them. */
