@@ -171,3 +171,10 @@ t.test('content hash: covers kind, spec, env and cwd; not name, timeout, retries
   t.not(hashOf('  - { name: a, exec: { command: /bin/echo, args: [x] }, env: { A: "1" } }\n'), base, 'env');
   t.not(hashOf('  - { name: a, exec: { command: /bin/echo, args: [x] }, cwd: /tmp }\n'), base, 'cwd');
 });
+
+t.test('a zero timeout and a NUL in an argument are refused at plan time', async (t) => {
+  t.same(problems(`${HEADER}tasks:\n  - { name: a, timeout: 0s, script: "true" }\n  - { name: b, exec: { command: /bin/echo, args: ["a\\0b"] } }\n`), [
+    `${F}: tasks[0].timeout, line 4: a timeout of 0 would stop the task before it starts; give a duration such as "30s"`,
+    `${F}: tasks[1].exec.args[0], line 5: an argument cannot contain a NUL character`,
+  ]);
+});

@@ -107,7 +107,7 @@ t.test('pull into a real containerd through CRI', async (t) => {
       host: spy.host,
     });
     t.equal(run.exitCode, 0, run.message ?? 'ok');
-    t.same(spy.pulls(), [bare], 'name:latest is the bare name; the digest reference then finds it present');
+    t.same(spy.pulls(), [`${bare}:latest`], 'containerd is asked for the normalized name; the digest reference then finds it present');
     t.match(run.images.map((r) => [r.image, r.pulled]), [[bare, true], [img!.digestRef, false]]);
   });
 

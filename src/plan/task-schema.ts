@@ -16,7 +16,9 @@ export const taskNameSchema = z
 
 export const commonFields = {
   name: taskNameSchema,
-  timeout: duration('kill the task\'s process tree after this long').prefault('10m'),
+  timeout: duration('kill the task\'s process tree after this long')
+    .refine((ms) => ms > 0, 'a timeout of 0 would stop the task before it starts; give a duration such as "30s"')
+    .prefault('10m'),
   retries: z.int({ error: 'expected a whole number of extra attempts' }).min(0).max(100).default(0),
   retryDelay: duration('first retry delay; doubles up to 30s, with full jitter').prefault('1s'),
   onFailure: z.enum(['abort', 'continue']).default('abort'),

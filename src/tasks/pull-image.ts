@@ -38,12 +38,14 @@ export async function pullOneImage(image: string, ref: ImageRef, deps: PullImage
   const started = Date.now();
   const { cri } = deps.containerd;
   const opts = { signal: deps.signal };
-  let status = await cri.imageStatus(image, opts);
+  // containerd is given our own normalized form, not the string as written: the registry that the policy
+  // allowed and that the credentials are for is then, by construction, the one containerd pulls from.
+  let status = await cri.imageStatus(ref.normalized, opts);
   const pulled = status === undefined;
   if (!status) {
     const auth = await untilAborted(deps.credentials.forRegistry(ref.registry), deps.signal);
-    await cri.pullImage(image, auth, opts);
-    status = await cri.imageStatus(image, opts);
+    await cri.pullImage(ref.normalized, auth, opts);
+    status = await cri.imageStatus(ref.normalized, opts);
     if (!status) throw new Error('containerd took the pull but ImageStatus does not find the image, so kubelet would pull it again');
   }
   const pinned = await pinState(status, deps);
