@@ -21,6 +21,10 @@ export const goDuration = fc.oneof(
   fc.constantFrom('10m', '30s', '250ms', '1h30m', '5m', '1s', '0'),
   fc.array(fc.tuple(fc.nat({ max: 59 }), fc.constantFrom(...GO_UNITS)), { minLength: 1, maxLength: 3 }).map((ps) => ps.map(([n, u]) => `${n}${u}`).join('')),
 );
+/** A task timeout: any duration but zero, which the schema refuses (it would stop the task before it starts). */
+const taskTimeout = goDuration.filter((d) => /[1-9]/.test(d));
+/** A value that can be handed to a process: Node refuses a NUL in argv or the environment, so the schema does. */
+const processText = (maxLength?: number) => text(maxLength).filter((s) => !s.includes('\0'));
 
 const imageRef = fc
   .tuple(
@@ -38,7 +42,7 @@ const unitName = fc
 
 /** Specs per kind, the way a user writes them (defaults sometimes spelled out, sometimes left off). */
 export const kindSpecs = {
-  exec: fc.record({ command: fc.oneof(absPath, text(12).filter((s) => s.length > 0 && !s.includes('\0'))), args: fc.array(text(), { maxLength: 5 }) }, { requiredKeys: ['command'] }),
+  exec: fc.record({ command: fc.oneof(absPath, text(12).filter((s) => s.length > 0 && !s.includes('\0'))), args: fc.array(processText(), { maxLength: 5 }) }, { requiredKeys: ['command'] }),
   script: text(60).filter((s) => s.length > 0),
   file: fc.record(
     {
@@ -70,12 +74,12 @@ export interface TaskObject {
 
 const commonFields = fc.record(
   {
-    timeout: goDuration,
+    timeout: taskTimeout,
     retries: fc.integer({ min: 0, max: 100 }),
     retryDelay: goDuration,
     onFailure: fc.constantFrom('abort', 'continue'),
     once: fc.boolean(),
-    env: fc.dictionary(envName, text(), { maxKeys: 3 }),
+    env: fc.dictionary(envName, processText(), { maxKeys: 3 }),
     cwd: absPath,
   },
   { requiredKeys: [] },
