@@ -2,7 +2,7 @@
 // the task document's JSON Schema beside it.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -76,16 +76,29 @@ export const common = {
 };
 
 mkdirSync(join(root, 'dist'), { recursive: true });
-await build({
-  ...common,
-  entryPoints: [join(root, 'src/main.ts')],
-  outfile,
-  banner: { js: '#!/usr/bin/env node' },
-  minifyWhitespace: true,
-  minifySyntax: true,
-  metafile: false,
-});
-chmodSync(outfile, 0o755);
+
+/**
+ * Two builds of the same code:
+ * - dist/postjoin.cjs, the bundle for hosts with Node: whitespace and syntax minified, identifiers kept. On a
+ *   plain Node (no code cache) that starts faster than a fully minified one, which V8 compiles more eagerly.
+ *   Its lazy `__esm({"src/x.ts"() {…}})` wrappers keep module paths as keys, which the tests use to watch
+ *   which modules a command initialises.
+ * - dist/postjoin.sea.cjs, the input of the single executables, fully minified (names kept for stack traces).
+ *   There the code cache makes compiling cheap, and what remains is the top level: unminified, V8 builds one
+ *   object literal per module at start-up, one map transition per path key (16 M of `--version`'s 175 M
+ *   instructions); minified, about 17% fewer instructions.
+ */
+const variants = [
+  { file: outfile, minifyWhitespace: true, minifySyntax: true },
+  { file: join(root, 'dist/postjoin.sea.cjs'), minify: true, keepNames: true },
+];
+for (const { file, ...minify } of variants) {
+  // Written beside the target and renamed, so nothing ever runs half a file.
+  const tmp = `${file}.${process.pid}.tmp`;
+  await build({ ...common, ...minify, entryPoints: [join(root, 'src/main.ts')], outfile: tmp, banner: { js: '#!/usr/bin/env node' } });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, file);
+}
 
 // The schema comes from the same zod definitions the agent validates with.
 const schemaEntry = join(root, 'dist/.emit-schema.cjs');

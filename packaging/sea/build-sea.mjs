@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the single executables dist/postjoin-linux-x64 and dist/postjoin-linux-arm64 from dist/postjoin.cjs
+// Builds the single executables dist/postjoin-linux-x64 and dist/postjoin-linux-arm64 from dist/postjoin.sea.cjs
+// (the fully minified build of the same code as dist/postjoin.cjs; see esbuild.config.mjs)
 // (run `npm run build` first; `npm run build:sea` does both) and records them in dist/sea-manifest.json.
 //
 // Each embeds the pinned Node 22 (node-runtime.mjs) and a V8 code cache of the bundle. The code cache is
@@ -18,7 +19,7 @@ import { ARCHES, archNamed, elfMachine, runnerFor } from '../lib/arches.mjs';
 import { withBuildLock } from '../lib/build-lock.mjs';
 import { PIN, ROOT, strippedNode } from './node-runtime.mjs';
 
-const BUNDLE = join(ROOT, 'dist/postjoin.cjs');
+const BUNDLE = join(ROOT, 'dist/postjoin.sea.cjs');
 const MANIFEST = join(ROOT, 'dist/sea-manifest.json');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { execa } from 'execa';
 import { LineSplitter } from './line-splitter.js';
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -42,6 +41,16 @@ export interface ProcessOutcome {
 }
 
 const MAX_LINE = 8 * 1024;
+
+let execaModule: Promise<typeof import('execa')> | undefined;
+/**
+ * execa is about a hundred modules that `plan`, `validate` and `status` never use, so it is loaded on first
+ * need. `run` calls this while it waits for readiness, so the first task does not pay for it either.
+ */
+export function loadProcessRunner(): Promise<typeof import('execa')> {
+  execaModule ??= import('execa');
+  return execaModule;
+}
 /** Lets the last output arrive after the leader exits, without waiting for a daemon that holds the pipe. */
 const DRAIN_AFTER_EXIT_MS = 100;
 export const MARKER_ENV = 'POSTJOIN_TASK_RUN';
@@ -57,6 +66,7 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
     stdout: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stdout', l, t)),
     stderr: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stderr', l, t)),
   };
+  const { execa } = await loadProcessRunner();
   const child = execa(spec.command, [...spec.args], {
     detached: true,
     cleanup: false,

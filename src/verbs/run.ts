@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../errors.js';
 import { createHost } from '../host/host.js';
+import { loadProcessRunner } from '../host/process-group.js';
 import { createImdsClient } from '../host/imds-client.js';
 import { imdsIdentity } from '../host/imds-identity.js';
 import { machineIdIdentity, readBootId } from '../host/instance-identity.js';
@@ -66,6 +67,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     const instanceId = await identity.instanceId();
     recorder.setInstanceId(instanceId);
     await recorder.save();
+    void loadProcessRunner().catch(() => {}); // off the path from readiness to the first task's spawn
     await waitUntilReady(probesFor(config, host), { log, notify, stop: stopper.signal, timeoutMs: config.readiness.timeoutMs });
     const outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop: stopper.signal });
     exitCode = outcome.exitCode;
