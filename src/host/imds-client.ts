@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import { formatDuration } from '../duration.js';
 import { SourceUnreadable } from '../errors.js';
-import { backoffDelay, sleep } from '../runner/backoff.js';
+import { backoffDelay } from '../runner/backoff.js';
+import { sleep } from '../sleep.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 const TOKEN_PATH = '/latest/api/token';

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { DBusError, Message, MessageType, sessionBus, type MessageBus, type Variant } from 'dbus-next';
+import { sleep } from '../sleep.js';
 
 /**
  * The one adapter between postjoin and systemd: the D-Bus API of org.freedesktop.systemd1 over dbus-next
@@ -257,7 +258,7 @@ class Connection implements Systemd {
         if (until(state)) return state;
         if (opts.signal.aborted) throw abortError(opts.signal);
         if (this.lost) throw this.lostError!;
-        if (!changed) await napUntil(opts.pollMs ?? 1000, opts.signal, (w) => (wake = w));
+        if (!changed) await sleep(opts.pollMs ?? 1000, opts.signal, (w) => (wake = w));
         wake = undefined;
       }
     } finally {
@@ -429,16 +430,3 @@ function abortError(signal: AbortSignal): Error {
   return e;
 }
 
-/** Sleeps up to ms; `arm` receives the function that ends the nap early (a unit signal). */
-function napUntil(ms: number, signal: AbortSignal, arm: (wake: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    arm(done);
-  });
-}

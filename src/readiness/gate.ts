@@ -5,6 +5,7 @@ import { formatDuration } from '../duration.js';
 import { NotReady } from '../errors.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
 import { reasonOf } from '../runner/stop-reason.js';
+import { sleep } from '../sleep.js';
 import { containerdProbe } from './containerd-probe.js';
 import { kubeletHealthzProbe } from './kubelet-healthz.js';
 import type { Observation, Probe } from './probe.js';
@@ -111,7 +112,7 @@ export async function waitUntilReady(probes: Probe[], deps: GateDeps): Promise<v
       if (ctl.signal.aborted) return;
       record(p, o);
       if (!dirty) {
-        await nap(p.pollIntervalMs ?? deps.pollIntervalMs ?? POLL_INTERVAL_MS, ctl.signal, (w) => (wake = w));
+        await sleep(p.pollIntervalMs ?? deps.pollIntervalMs ?? POLL_INTERVAL_MS, ctl.signal, (w) => (wake = w));
         wake = undefined;
       }
     }
@@ -153,17 +154,3 @@ function roundSeconds(ms: number): number {
   return Math.round(ms / 1000) * 1000;
 }
 
-/** Sleeps up to ms, or until the signal aborts; `arm` receives the function that ends the nap early. */
-function nap(ms: number, signal: AbortSignal, arm: (wake: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    arm(done);
-  });
-}

@@ -5,17 +5,3 @@ export function backoffDelay(baseMs: number, retryIndex: number, random: () => n
   const ceiling = Math.min(capMs, baseMs * 2 ** retryIndex);
   return Math.floor(random() * ceiling);
 }
-
-/** Sleeps, but wakes at once when the signal aborts (SIGTERM must not wait out a 30 s backoff). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -7,7 +7,8 @@ import { createOutputForwarder } from '../report/task-output.js';
 import type { DoneRecord } from '../report/run-state.js';
 import { kindNamed } from '../tasks/registry.js';
 import { TaskFailed } from '../tasks/task-kind.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { sleep } from '../sleep.js';
+import { backoffDelay } from './backoff.js';
 import { StopReason, reasonOf } from './stop-reason.js';
 
 export interface TaskRunDeps {

@@ -6,7 +6,7 @@ import type { UnitState } from '../host/systemd-dbus.js';
 import { DURATION_PATTERN, absolutePath } from '../plan/fields.js';
 import { unitName } from '../plan/unit-name.js';
 import { describeUnit } from '../readiness/unit-probe.js';
-import { sleep } from '../runner/backoff.js';
+import { sleep } from '../sleep.js';
 import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
 import { systemdFor, unitPolicyProblems } from './unit.js';
 
