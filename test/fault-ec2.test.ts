@@ -2,9 +2,6 @@
 // @aws-sdk/client-ec2 against the EC2 emulator behind a fault proxy, reached through the tags source as on a
 // node. Verdicts: 5xx is retried until it clears, or is exit 4 naming the attempts; a malformed answer is exit 4
 // naming DescribeInstances, at once, never a crash or a hang. (RequestLimitExceeded storms: test/ec2-describe-tags.test.ts.)
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { SourceUnreadable } from '../src/errors.js';
 import { createImdsClient } from '../src/host/imds-client.js';
@@ -14,23 +11,11 @@ import { startImdsServer } from './emulators/imds-server.js';
 import { startFaultProxy, type ProxyFault, type ProxiedRequest } from './helpers/fault-proxy.js';
 import { memoryLogger } from './helpers/memory-log.js';
 import { config } from './helpers/plan.js';
+import { isolateSdkEnv } from './helpers/sdk-env.js';
 
 const INSTANCE = 'i-0fa17ec2fa17ec2fa';
 const ROLE = { name: 'eks-node-role', accessKeyId: 'ASIAFAULTTEST', secretAccessKey: 'fault-secret', token: 'fault-session' };
-const SDK_ENV = [
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_MAX_ATTEMPTS',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_SERVICE_ENDPOINT', 'AWS_EC2_METADATA_DISABLED',
-  'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_EC2', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN',
-];
-const saved = Object.fromEntries(SDK_ENV.map((k) => [k, process.env[k]]));
-t.teardown(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
-const noFiles = mkdtempSync(join(tmpdir(), 'postjoin-no-aws-'));
+const setSdkEnv = isolateSdkEnv(t);
 
 const TAGS = { 'postjoin:10-prepull': 'pull public.ecr.aws/eks-distro/kubernetes/pause:3.9', Name: 'node' };
 const isDescribe = (q: Omit<ProxiedRequest, 'fault'>) => q.method === 'POST';
@@ -41,12 +26,9 @@ async function world(t: { teardown(fn: () => unknown): void }, decide: (q: Omit<
   const ec2 = await startEc2Server({ instances: { [INSTANCE]: TAGS } });
   const proxy = await startFaultProxy(ec2.url, decide);
   t.teardown(() => Promise.all([proxy.close(), ec2.close(), imds.close()]));
-  for (const k of SDK_ENV) delete process.env[k];
-  Object.assign(process.env, {
+  setSdkEnv({
     AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
     AWS_ENDPOINT_URL_EC2: proxy.url,
-    AWS_CONFIG_FILE: join(noFiles, 'config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(noFiles, 'credentials'),
     ...(maxAttempts ? { AWS_MAX_ATTEMPTS: String(maxAttempts) } : {}),
   });
   const mem = memoryLogger();

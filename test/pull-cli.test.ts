@@ -1,26 +1,16 @@
 // End to end through the bundle, as the unit runs it: `postjoin run` waits for containerd's CRI, then pulls.
 // A preload records which bundled modules were initialised, to prove gRPC and the ECR client stay unloaded
 // until a run needs them (`--version` and `validate` never do).
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildAndPush, buildImage, pushImage, removeDir, requireRootAndBins, startContainerd, startRegistry, tempDir, writePlainHttpHosts } from './harness/index.js';
 import { startEcrServer } from './emulators/ecr-server.js';
 import { logLines, runCli, taskList, workspace } from './helpers/cli.js';
+import { moduleInitWatcher } from './helpers/module-inits.js';
 
 const BINS = { containerd: 'containerd', ctr: 'containerd', 'docker-registry': 'docker-registry', skopeo: 'skopeo', perl: 'perl-base' };
 const ECR = '111122223333.dkr.ecr.us-west-2.amazonaws.com';
-
-// esbuild's __esm/__commonJS wrappers call Object.getOwnPropertyNames on {"<module path>"() {...}} exactly when a
-// module is first initialised; the bundle captures that function at startup, so a preload can watch it.
-const PRELOAD = `const names = Object.getOwnPropertyNames, seen = new Set();
-Object.getOwnPropertyNames = function (o) {
-  const r = names(o);
-  if (r.length === 1 && /^(src|node_modules)\\/.*\\.[cm]?[jt]s$/.test(r[0])) seen.add(r[0]);
-  return r;
-};
-process.on('exit', () => require('fs').writeFileSync(process.env.PJ_INIT_LOG, [...seen].join('\\n')));
-`;
 
 async function configFile(dir: string, tasksDir: string, socket: string, timeout = '30s'): Promise<string> {
   const path = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
@@ -36,15 +26,12 @@ t.test('postjoin run: containerd probe, then pull, from the bundle', async (t) =
   if (!(await requireRootAndBins(t, BINS))) return;
   const ws = await workspace();
   t.teardown(() => removeDir(ws.dir));
-  const preload = join(ws.dir, 'init-log.cjs');
-  await writeFile(preload, PRELOAD);
-  let n = 0;
-  /** Runs the bundle with the preload; returns the result and the bundled modules it initialised. */
+  const watch = await moduleInitWatcher(ws.dir);
+  /** Runs the bundle; returns the result and the bundled modules it initialised. */
   const cli = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const log = join(ws.dir, `init-${n++}.log`);
-    const r = await runCli(args, { env: { NODE_OPTIONS: `--require ${preload}`, PJ_INIT_LOG: log, ...env } });
-    const inits = (await readFile(log, 'utf8').catch(() => '')).split('\n');
-    return { ...r, loaded: (part: string) => inits.some((m) => m.includes(part)) };
+    const w = watch();
+    const r = await runCli(args, { env: { ...w.env, ...env } });
+    return { ...r, loaded: await w.loaded() };
   };
 
   const version = await cli(['--version']);

@@ -1,9 +1,6 @@
 // SECURITY.md, "IMDSv2 only": no request to IMDS without a session token, ever: not from postjoin's own client,
 // and not from the AWS SDK's credential chain (DescribeInstances fallback, ECR tokens), whose default falls back
 // to IMDSv1 when a token request fails. The IMDS emulator sits behind a proxy that records every request.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { SourceUnreadable } from '../src/errors.js';
 import { ecrCredentials } from '../src/host/ecr-auth.js';
@@ -18,23 +15,11 @@ import { fakeNode } from './helpers/fake-node.js';
 import { startFaultProxy, type FaultProxy, type ProxyFault, type ProxiedRequest } from './helpers/fault-proxy.js';
 import { silentLogger } from '../src/report/logger.js';
 import { config } from './helpers/plan.js';
+import { isolateSdkEnv } from './helpers/sdk-env.js';
 
 const INSTANCE = 'i-0badc0ffee0000001';
 const ROLE = { name: 'eks-node-role', accessKeyId: 'ASIAIMDSV2ONLY', secretAccessKey: 'role-secret', token: 'role-session' };
-const SDK_ENV = [
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_MAX_ATTEMPTS',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_SERVICE_ENDPOINT', 'AWS_EC2_METADATA_DISABLED', 'AWS_EC2_METADATA_V1_DISABLED',
-  'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_EC2', 'AWS_ENDPOINT_URL_ECR', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN',
-];
-const saved = Object.fromEntries(SDK_ENV.map((k) => [k, process.env[k]]));
-t.teardown(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
-const noFiles = mkdtempSync(join(tmpdir(), 'postjoin-no-aws-'));
+const setSdkEnv = isolateSdkEnv(t);
 
 const tokenless = (p: FaultProxy) => p.requests.filter((q) => q.method === 'GET' && typeof q.headers['x-aws-ec2-metadata-token'] !== 'string');
 
@@ -45,13 +30,10 @@ async function world(t: { teardown(fn: () => unknown): void }, decide: (q: Omit<
   const ec2 = await startEc2Server({ instances: { [INSTANCE]: { 'postjoin:10-x': 'wait file /' } } });
   const ecr = await startEcrServer({ password: 'ecr-password-never-logged' });
   t.teardown(() => Promise.all([proxy.close(), imds.close(), ec2.close(), ecr.close()]));
-  for (const k of SDK_ENV) delete process.env[k];
-  Object.assign(process.env, {
+  setSdkEnv({
     AWS_EC2_METADATA_SERVICE_ENDPOINT: proxy.url,
     AWS_ENDPOINT_URL_EC2: ec2.url,
     AWS_ENDPOINT_URL_ECR: ecr.url,
-    AWS_CONFIG_FILE: join(noFiles, 'config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(noFiles, 'credentials'),
     AWS_MAX_ATTEMPTS: '1',
   });
   return { imds, proxy, ec2, ecr };

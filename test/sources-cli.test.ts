@@ -7,19 +7,11 @@ import { kindNamed } from '../src/tasks/registry.js';
 import { startEc2Server, type Ec2Emulator } from './emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from './emulators/imds-server.js';
 import { ROOT, runCli } from './helpers/cli.js';
+import { emulatedAwsEnv } from './helpers/fake-node.js';
+import { moduleInitWatcher } from './helpers/module-inits.js';
 import { HEADER } from './helpers/plan.js';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
-// Records which bundled modules get initialised (the technique of test/pull-cli.test.ts): esbuild's lazy
-// wrappers call Object.getOwnPropertyNames on {"<module path>"() {...}} exactly when a module first runs.
-const PRELOAD = `const names = Object.getOwnPropertyNames, seen = new Set();
-Object.getOwnPropertyNames = function (o) {
-  const r = names(o);
-  if (r.length === 1 && /^(src|node_modules)\\/.*\\.[cm]?[jt]s$/.test(r[0])) seen.add(r[0]);
-  return r;
-};
-process.on('exit', () => require('fs').writeFileSync(process.env.PJ_INIT_LOG, [...seen].join('\\n')));
-`;
 const PAUSE = 'public.ecr.aws/eks-distro/kubernetes/pause:3.9';
 
 interface Node {
@@ -37,21 +29,7 @@ async function node(t: { teardown(fn: () => unknown): void }, imdsOpts: ImdsEmul
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-node-'));
   const configPath = join(dir, 'config.yaml');
   await writeFile(configPath, `readiness: { units: [], kubeletHealthz: null, containerd: false }\n${config}`);
-  const env: NodeJS.ProcessEnv = {
-    AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
-    AWS_ENDPOINT_URL_EC2: ec2.url,
-    HOME: dir,
-    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
-    AWS_ACCESS_KEY_ID: '',
-    AWS_SECRET_ACCESS_KEY: '',
-    AWS_SESSION_TOKEN: '',
-    AWS_PROFILE: '',
-    AWS_REGION: '',
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
-    AWS_WEB_IDENTITY_TOKEN_FILE: '',
-  };
+  const env = emulatedAwsEnv(dir, { imds: imds.url, ec2: ec2.url });
   return {
     imds,
     ec2,
@@ -108,14 +86,12 @@ t.test('tags through DescribeInstances (tags not in metadata): the same plan', {
 
 t.test('the EC2 client is initialised only on the DescribeInstances path, never for --version or IMDS tags', async (t) => {
   const n = await node(t, { tags: { 'postjoin:10-w': 'exec /bin/true' } }, 'sources: [tags]\npolicy: { tags: { allow: [exec] } }\n', { 'postjoin:10-w': 'exec /bin/true' });
-  const preload = join(n.dir, 'init-log.cjs');
-  await writeFile(preload, PRELOAD);
+  const watch = await moduleInitWatcher(n.dir);
   const loaded = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const log = join(n.dir, `init-${args.join('-')}.log`);
-    const r = await n.cli(args, { NODE_OPTIONS: `--require ${preload}`, PJ_INIT_LOG: log, ...env });
+    const w = watch();
+    const r = await n.cli(args, { ...w.env, ...env });
     t.equal(r.code, 0, r.stderr);
-    const inits = readFileSync(log, 'utf8').split('\n');
-    return (part: string) => inits.some((m) => m.includes(part));
+    return w.loaded();
   };
   const version = await loaded(['--version']);
   t.notOk(version('client-ec2') || version('src/host/ec2-describe-tags.ts'), '--version');

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { InvalidInput, SourceUnreadable } from '../src/errors.js';
 import { createImdsClient } from '../src/host/imds-client.js';
@@ -11,23 +8,11 @@ import { kindNamed } from '../src/tasks/registry.js';
 import { startEc2Server, type Ec2Emulator } from './emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from './emulators/imds-server.js';
 import { config } from './helpers/plan.js';
+import { isolateSdkEnv } from './helpers/sdk-env.js';
 
 const INSTANCE = 'i-0fedcba9876543210';
 const ROLE = { name: 'eks-node-role', accessKeyId: 'ASIAROLEKEY', secretAccessKey: 'secret', token: 'session' };
-const SDK_ENV = [
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_SERVICE_ENDPOINT', 'AWS_EC2_METADATA_DISABLED',
-  'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_EC2', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN',
-];
-const saved = Object.fromEntries(SDK_ENV.map((k) => [k, process.env[k]]));
-t.teardown(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
-const noFiles = mkdtempSync(join(tmpdir(), 'postjoin-no-aws-'));
+const setSdkEnv = isolateSdkEnv(t);
 
 interface World {
   imds: ImdsEmulator;
@@ -43,12 +28,9 @@ async function world(t: { teardown(fn: () => unknown): void }, imdsOpts: ImdsEmu
   const imds = await startImdsServer({ instanceId: INSTANCE, region: 'eu-west-1', ...imdsOpts });
   const ec2 = await startEc2Server({ instances: { [INSTANCE]: tags } });
   t.teardown(() => Promise.all([imds.close(), ec2.close()]));
-  for (const k of SDK_ENV) delete process.env[k];
-  Object.assign(process.env, {
+  setSdkEnv({
     AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
     AWS_ENDPOINT_URL_EC2: ec2.url,
-    AWS_CONFIG_FILE: join(noFiles, 'config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(noFiles, 'credentials'),
     ...env,
   });
   const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '2s' } });

@@ -13,15 +13,15 @@ export interface FakeNode {
   cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void; timeoutMs?: number }): Promise<CliResult>;
 }
 
-export async function fakeNode(opts: { imds: string; ec2?: string; config: string }): Promise<FakeNode> {
-  const dir = await mkdtemp(join(tmpdir(), 'postjoin-fault-'));
-  const configPath = join(dir, 'config.yaml');
-  const stateDir = join(dir, 'state');
-  await writeFile(configPath, `readiness: { units: [], kubeletHealthz: null, containerd: false }\n${opts.config}`);
-  const env: NodeJS.ProcessEnv = {
-    AWS_EC2_METADATA_SERVICE_ENDPOINT: opts.imds,
-    AWS_ENDPOINT_URL_EC2: opts.ec2 ?? 'http://127.0.0.1:9',
-    AWS_ENDPOINT_URL_ECR: 'http://127.0.0.1:9',
+/**
+ * The AWS SDK's whole environment for a run against emulators: the endpoints given (anything else is a closed
+ * port on 127.0.0.1), no credentials, profile or region from the host, HOME in the test's own dir.
+ */
+export function emulatedAwsEnv(dir: string, endpoints: { imds: string; ec2?: string; ecr?: string }): NodeJS.ProcessEnv {
+  return {
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoints.imds,
+    AWS_ENDPOINT_URL_EC2: endpoints.ec2 ?? 'http://127.0.0.1:9',
+    AWS_ENDPOINT_URL_ECR: endpoints.ecr ?? 'http://127.0.0.1:9',
     HOME: dir,
     AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
@@ -34,6 +34,14 @@ export async function fakeNode(opts: { imds: string; ec2?: string; config: strin
     AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
     AWS_WEB_IDENTITY_TOKEN_FILE: '',
   };
+}
+
+export async function fakeNode(opts: { imds: string; ec2?: string; config: string }): Promise<FakeNode> {
+  const dir = await mkdtemp(join(tmpdir(), 'postjoin-fault-'));
+  const configPath = join(dir, 'config.yaml');
+  const stateDir = join(dir, 'state');
+  await writeFile(configPath, `readiness: { units: [], kubeletHealthz: null, containerd: false }\n${opts.config}`);
+  const env = emulatedAwsEnv(dir, opts);
   return {
     dir,
     stateDir,
