@@ -115,6 +115,10 @@ t.test('policy kinds, sources and paths are checked', async (t) => {
   t.match(await problemsOf('sources: [file, s3]\n'), [/sources\[1\].*expected one of "file", "userdata", "tags"/]);
   t.match(await problemsOf('tasksDir: tasks.d\n'), [/tasksDir.*absolute path/]);
   t.match(await problemsOf('readiness: { kubeletHealthz: "unix:/x" }\n'), [/kubeletHealthz.*http/]);
+  t.match(await problemsOf('readiness:\n  units: [containerd.service, kubelet]\n'), [
+    /^config CONFIG: readiness\.units\[1\], line 2: "kubelet" has no unit type; write the full name, e\.g\. "kubelet\.service"$/,
+  ]);
+  t.match(await problemsOf('readiness: { units: [7] }\n'), [/readiness\.units\[0\].*unit name/]);
   t.match(await problemsOf('- a\n'), [/expected a mapping of settings/]);
   t.match(await problemsOf('a: [\n'), [/malformed YAML/]);
 });

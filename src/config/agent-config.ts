@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { absolutePath, duration, nonEmptyString, stringList } from '../plan/fields.js';
+import { unitName } from '../plan/unit-name.js';
 
 export const SOURCE_NAMES = ['file', 'userdata', 'tags'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
@@ -40,7 +41,8 @@ export const agentConfigSchema = z.strictObject({
   readiness: z
     .strictObject({
       timeout: duration('how long to wait for readiness before exit 3').prefault('10m'),
-      units: probeOff(stringList('unit names')).default(['containerd.service', 'kubelet.service']),
+      // Checked as unit tasks' names are: `kubelet` would otherwise wait, as not-found, until exit 3.
+      units: probeOff(z.array(unitName('a readiness unit'), { error: 'expected a list of unit names' })).default(['containerd.service', 'kubelet.service']),
       kubeletHealthz: probeOff(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL or null' })).default(
         'http://127.0.0.1:10248/healthz',
       ),
