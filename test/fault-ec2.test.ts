@@ -82,3 +82,23 @@ for (const [what, fault] of MALFORMED) {
     t.comment(String('err' in r && (r.err as Error).message).slice(0, 300));
   });
 }
+
+t.test("the SDK's lookup of the instance role hangs once: retried after its 3 s timeout, and the tags are read", async (t) => {
+  // The credential chain's defaults (1 s, no retry) turned one slow IMDS answer into exit 4 "no AWS credentials".
+  const imds = await startImdsServer({ instanceId: INSTANCE, region: 'eu-west-1', tagsInMetadata: false, role: ROLE });
+  const isRole = (q: Omit<ProxiedRequest, 'fault'>) => q.path.startsWith('/latest/meta-data/iam/security-credentials');
+  let hung = false;
+  const proxy = await startFaultProxy(imds.url, (q) => (isRole(q) && !hung ? ((hung = true), { kind: 'hang' }) : { kind: 'pass' }));
+  const ec2 = await startEc2Server({ instances: { [INSTANCE]: TAGS } });
+  t.teardown(() => Promise.all([proxy.close(), ec2.close(), imds.close()]));
+  setSdkEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: proxy.url, AWS_ENDPOINT_URL_EC2: ec2.url });
+  const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '5s' } });
+  const started = Date.now();
+  const tasks = await tagsSource.read({ config: cfg, log: memoryLogger().log, imds: createImdsClient({ endpoint: imds.url, budgetMs: 5000 }) });
+  const ms = Date.now() - started;
+  t.same(tasks.map((x) => x.origin), ['tag:postjoin:10-prepull']);
+  t.same(proxy.requests.filter(isRole).map((q) => q.fault), ['hang', 'pass', 'pass'], 'the role name asked twice, then its credentials');
+  t.ok(ms >= 2_900 && ms < 10_000, `waited out one 3 s timeout, no more (${ms} ms)`);
+  t.ok(proxy.requests.every((q) => q.method === 'PUT' || q.headers['x-aws-ec2-metadata-token']), 'every GET carried a token (IMDSv2 only)');
+});
+

@@ -78,12 +78,13 @@ for (const code of ['UnauthorizedOperation', 'AccessDenied'] as const) {
   });
 }
 
-t.test('no credentials at all: exit 4 with the same advice, and only our IMDS emulator was asked', async (t) => {
+t.test('no credentials at all (no instance profile): exit 4 asking for one, and only our IMDS emulator was asked', async (t) => {
   const w = await world(t, { tagsInMetadata: false }, TAGS);
   const err = (await w.read().catch((e: unknown) => e)) as SourceUnreadable;
   t.type(err, SourceUnreadable);
-  t.match(err.message, /could not be called: no AWS credentials \(CredentialsProviderError/);
-  t.match(err.message, 'ec2:DescribeInstances');
+  t.match(err.message, /could not be called: no AWS credentials \(CredentialsProviderError: [^)]*\): the node has no instance profile, or IMDS did not answer for its role\. Fix it/);
+  t.match(err.message, 'or give the node an instance profile whose role may call ec2:DescribeInstances');
+  t.notMatch(err.message, 'let the node role call', 'not the advice for a refusal');
   t.same(w.ec2.requests, []);
   t.ok(w.imds.requests.some((r) => r.path.startsWith('/latest/meta-data/iam/security-credentials')), 'the SDK looked for a role on our emulator');
 });

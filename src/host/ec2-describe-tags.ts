@@ -4,7 +4,7 @@
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
 import { SourceUnreadable } from '../errors.js';
-import { IMDSV2_ONLY } from './imds-v2-only.js';
+import { SDK_IMDS } from './sdk-imds.js';
 
 /**
  * Errors that mean "not allowed", as opposed to "not working": no credentials at all, or credentials the
@@ -60,7 +60,7 @@ export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<M
         ...(endpoint ? { endpoint } : {}),
         maxAttempts: maxAttempts(),
         retryMode: 'standard',
-        ...IMDSV2_ONLY,
+        ...SDK_IMDS,
         requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
       }),
   );
@@ -101,12 +101,17 @@ function explain(err: unknown, opts: DescribeTagsOptions): SourceUnreadable {
   const code = e.name ?? 'Error';
   const what = `${code}: ${e.message ?? String(err)}`;
   if (REFUSED.has(code) || e.$metadata?.httpStatusCode === 403) {
-    const why = code === 'CredentialsProviderError' ? `could not be called: no AWS credentials (${what})` : `was refused (${what})`;
+    // No credentials at all is rarely a permission problem: no instance profile, or IMDS not answering for it.
+    const noCredentials = code === 'CredentialsProviderError';
+    const why = noCredentials
+      ? `could not be called: no AWS credentials (${what}): the node has no instance profile, or IMDS did not answer for its role`
+      : `was refused (${what})`;
+    const roleFix = noCredentials ? 'or give the node an instance profile whose role may call' : 'or let the node role call';
     return new SourceUnreadable(
       'tags',
       `cannot read this instance's tags: they are not in instance metadata (IMDS answered 404), and EC2 DescribeInstances ` +
         `for ${opts.instanceId} ${why}. Fix it either way: enable tags in instance metadata (launch template ` +
-        `MetadataOptions InstanceMetadataTags=enabled), or let the node role call ec2:DescribeInstances ` +
+        `MetadataOptions InstanceMetadataTags=enabled), ${roleFix} ec2:DescribeInstances ` +
         `(AmazonEKSWorkerNodePolicy grants it; ec2:DescribeTags is not enough)`,
       { cause: err },
     );

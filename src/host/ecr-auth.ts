@@ -5,7 +5,7 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import type { EcrRegistry } from '../plan/image-ref.js';
 import type { CriAuth } from './cri-client.js';
-import { IMDSV2_ONLY } from './imds-v2-only.js';
+import { SDK_IMDS } from './sdk-imds.js';
 
 /** Errors that mean "not allowed" rather than "not working": the fix is IAM, not a retry. */
 const REFUSED = new Set(['AccessDeniedException', 'AccessDenied', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException']);
@@ -27,7 +27,7 @@ export async function ecrCredentials(host: string, registry: EcrRegistry): Promi
     ...(registry.fips ? { useFipsEndpoint: true } : {}),
     retryMode: 'standard',
     requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
-    ...IMDSV2_ONLY,
+    ...SDK_IMDS,
   });
   try {
     const out = await client.send(new GetAuthorizationTokenCommand({}));
