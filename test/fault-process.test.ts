@@ -3,24 +3,11 @@
 // Verdicts: the process group is gone within the kill grace, what escaped is reported by PID, state is recorded,
 // the exit is non-zero (SIGTERM) or the run goes on (timeout with onFailure: continue).
 // (SIGKILL in the middle of a once task, then a restart: test/cli.test.ts; in-process: test/process-group.test.ts.)
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { logLines, runCli, taskList, workspace } from './helpers/cli.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
-}
+import { alive } from './helpers/process-alive.js';
 
 async function pidsIn(file: string, count: number): Promise<number[]> {
   for (let i = 0; i < 500; i++) {

@@ -1,21 +1,11 @@
 import t from 'tap';
-import { InvalidInput, formatProblem } from '../src/errors.js';
 import { isGroup } from '../src/plan/task.js';
 import { kindNames } from '../src/tasks/registry.js';
-import { HEADER, config, planFrom } from './helpers/plan.js';
+import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';
 
 const KINDS = [...kindNames(), 'parallel'].join(', ');
 
-/** Builds a plan and returns every problem message, formatted as the user sees it. */
-function problems(yaml: string, cfg = config()): string[] {
-  try {
-    planFrom(yaml, cfg);
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
+const problems = planProblems;
 
 const F = 'file:/etc/postjoin/tasks.d/10-x.yaml';
 

@@ -1,25 +1,16 @@
 // The pull kind at plan time (reference grammar, defaults, the registries allow-list) and its small pure parts:
 // docker's name normalization, ECR host detection, platforms, error wording, the per-run credential cache.
 import t from 'tap';
-import { InvalidInput, formatProblem } from '../src/errors.js';
 import { RegistryCredentials } from '../src/host/registry-credentials.js';
 import { ecrRegistry, parseImageRef } from '../src/plan/image-ref.js';
 import { isGroup } from '../src/plan/task.js';
 import { conciseError } from '../src/tasks/pull-image.js';
 import { formatBytes, nodePlatform, samePlatform } from '../src/tasks/pull-platform.js';
-import { HEADER, config, planFrom } from './helpers/plan.js';
+import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';
 
 const F = 'file:/etc/postjoin/tasks.d/10-x.yaml';
 
-function problems(yaml: string, cfg = config()): string[] {
-  try {
-    planFrom(yaml, cfg);
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
+const problems = planProblems;
 
 t.test('references normalize the way docker and CRI do', async (t) => {
   const cases: [string, string, string][] = [

@@ -8,17 +8,11 @@ import { connectSystemd } from '../src/host/systemd-dbus.js';
 import { unitNameProblem } from '../src/plan/unit-name.js';
 import { standinFor, type Systemd1Standin } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';
-import { HEADER, config, planFrom } from './helpers/plan.js';
+import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';
 import { runWithHost } from './helpers/run-with-host.js';
 
-function problems(yaml: string, cfg = config()): string[] {
-  try {
-    planFrom(yaml, cfg);
-    return [];
-  } catch (err) {
-    return (err as { problems?: { message: string; at?: string }[] }).problems?.map((p) => `${p.at ?? ''}: ${p.message}`) ?? [String(err)];
-  }
-}
+/** Problems as `at: message`, without the source and line these tests do not vary. */
+const problems = (yaml: string, cfg = config()) => planProblems(yaml, cfg, (p) => `${p.at ?? ''}: ${p.message}`);
 
 function hostFor(t: { teardown(fn: () => unknown): void }, s: Systemd1Standin): Host {
   const host = createHost({ connectSystemd: () => connectSystemd({ address: s.bus.address }) });

@@ -9,19 +9,13 @@ import { createHost } from '../src/host/host.js';
 import { connectSystemd } from '../src/host/systemd-dbus.js';
 import { standinFor } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';
-import { HEADER, config, planFrom } from './helpers/plan.js';
+import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';
 import { runWithHost } from './helpers/run-with-host.js';
 
 const noHost = createHost({ connectSystemd: () => Promise.reject(new Error('this test must not touch D-Bus')) });
 
-function problems(yaml: string, cfg = config()): string[] {
-  try {
-    planFrom(yaml, cfg);
-    return [];
-  } catch (err) {
-    return (err as { problems?: { message: string; at?: string }[] }).problems?.map((p) => `${p.at ?? ''}: ${p.message}`) ?? [String(err)];
-  }
-}
+/** Problems as `at: message`, without the source and line these tests do not vary. */
+const problems = (yaml: string, cfg = config()) => planProblems(yaml, cfg, (p) => `${p.at ?? ''}: ${p.message}`);
 
 const task = (spec: string, extra = '') => `${HEADER}tasks:\n  - { name: w${extra}, wait: ${spec} }\n`;
 

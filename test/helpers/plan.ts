@@ -1,4 +1,5 @@
 import type { AgentConfig } from '../../src/config/agent-config.js';
+import { InvalidInput, formatProblem, type Problem } from '../../src/errors.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { buildPlan } from '../../src/plan/build-plan.js';
 import type { Plan } from '../../src/plan/task.js';
@@ -16,6 +17,20 @@ export function config(overrides: Record<string, unknown> = {}): AgentConfig {
 /** Builds a plan from one YAML task list, as if it were a file in tasks.d. */
 export function planFrom(yaml: string, cfg: AgentConfig = config(), label = 'file:/etc/postjoin/tasks.d/10-x.yaml'): Plan {
   return buildPlan(tasksFromText(yaml, 'yaml', label, 'file'), cfg.policy);
+}
+
+/**
+ * Builds a plan and returns every problem, formatted as the user sees it (or as `format` says); [] for a valid
+ * plan. Any other error is rethrown: it is a crash, not a problem.
+ */
+export function planProblems(yaml: string, cfg: AgentConfig = config(), format: (p: Problem) => string = formatProblem): string[] {
+  try {
+    planFrom(yaml, cfg);
+  } catch (err) {
+    if (err instanceof InvalidInput) return err.problems.map(format);
+    throw err;
+  }
+  return [];
 }
 
 export const HEADER = 'apiVersion: postjoin/v1alpha1\nkind: TaskList\n';
