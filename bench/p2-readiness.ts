@@ -8,11 +8,10 @@
 //   node bench/out/p2-readiness.js [--quick] [--json FILE]
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startKubeletStub } from '../test/emulators/kubelet-healthz.js';
 import { startSystemd1Standin, unitPath } from '../test/emulators/systemd1-standin.js';
 import { benchArgs, cleanEnv, log, median, round, sleep, stats, which, writeResult, type Stats } from './lib/common.js';
 
@@ -47,23 +46,13 @@ async function postjoinSide(): Promise<{ rows: Record<string, Stats>; error?: st
 async function bashSide(kind: Kind, trials: number): Promise<number[]> {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-bench-p2-bash-'));
   const standin = kind === 'unit' ? await startSystemd1Standin() : undefined;
-  let healthy = false;
-  let polls = 0;
-  const kubelet = createServer((_q, r) => {
-    polls++;
-    if (healthy) r.end('ok');
-    else {
-      r.statusCode = 503;
-      r.end('not yet');
-    }
-  });
-  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}/healthz`;
+  const kubelet = await startKubeletStub();
+  const url = kubelet.url;
   const out: number[] = [];
   try {
     for (let i = 0; i < trials; i++) {
       const stamp = join(dir, `stamp-${i}`);
-      healthy = false;
+      kubelet.setHealthy(false);
       standin?.unit('kubelet.service', { activeState: 'activating', subState: 'start' });
       const condition =
         kind === 'healthz'
@@ -71,23 +60,23 @@ async function bashSide(kind: Kind, trials: number): Promise<number[]> {
           : `[ "$(busctl --address=${standin!.bus.address} get-property org.freedesktop.systemd1 ${unitPath('kubelet.service')} org.freedesktop.systemd1.Unit ActiveState 2>/dev/null)" = 's "active"' ]`;
       const script = join(dir, `wait-${i}.sh`);
       await writeFile(script, `#!/bin/bash\nuntil ${condition}; do sleep 1; done\n/bin/date +%s%6N > ${stamp}\n`);
-      const before = kind === 'healthz' ? polls : standin!.calls.length;
+      const before = kind === 'healthz' ? kubelet.polls : standin!.calls.length;
       const child = spawn('/bin/bash', [script], { stdio: 'ignore', env: cleanEnv() });
       const exited = new Promise((r) => child.on('close', r));
-      const polled = () => (kind === 'healthz' ? polls : standin!.calls.length) > before;
+      const polled = () => (kind === 'healthz' ? kubelet.polls : standin!.calls.length) > before;
       for (let waited = 0; !polled(); waited += 5) {
         if (waited > 10_000) throw new Error(`the bash ${kind} loop never polled`);
         await sleep(5);
       }
       await sleep(50 + Math.random() * 1000);
       const flipAt = nowMs();
-      if (kind === 'healthz') healthy = true;
+      if (kind === 'healthz') kubelet.setHealthy(true);
       else standin!.setState('kubelet.service', 'active', 'running');
       await exited;
       out.push(Number((await readFile(stamp, 'utf8')).trim()) / 1000 - flipAt);
     }
   } finally {
-    await new Promise((r) => kubelet.close(r));
+    await kubelet.close();
     await standin?.stop();
     await rm(dir, { recursive: true, force: true });
   }

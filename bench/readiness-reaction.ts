@@ -15,11 +15,10 @@
 // seeing the condition; "ready", the gate done; "dispatch", the "task ... started" line just before the spawn.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startKubeletStub } from '../test/emulators/kubelet-healthz.js';
 import { startSystemd1Standin, type Systemd1Standin } from '../test/emulators/systemd1-standin.js';
 import type { Container } from '../test/harness/nspawn.js';
 import { removeDir, tempDir, waitFor } from '../test/harness/proc.js';
@@ -43,16 +42,8 @@ const TASKS = `apiVersion: postjoin/v1alpha1\nkind: TaskList\ntasks:\n  - { name
 
 async function fastTier(trials: number): Promise<Trial[]> {
   const standin = await startSystemd1Standin();
-  let healthy = false;
-  const kubelet = createServer((_q, r) => {
-    if (healthy) r.end('ok');
-    else {
-      r.statusCode = 503;
-      r.end('not yet');
-    }
-  });
-  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}/healthz`;
+  const kubelet = await startKubeletStub();
+  const url = kubelet.url;
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-bench-'));
   const out: Trial[] = [];
   try {
@@ -64,7 +55,7 @@ async function fastTier(trials: number): Promise<Trial[]> {
     );
     for (let i = 0; i < trials * 2; i++) {
       const kind: Kind = i % 2 === 0 ? 'healthz' : 'unit';
-      healthy = kind === 'unit';
+      kubelet.setHealthy(kind === 'unit');
       standin.unit('kubelet.service', kind === 'healthz' ? { activeState: 'active', subState: 'running' } : { activeState: 'activating', subState: 'start' });
       const lines: string[] = [];
       const child = spawn(process.execPath, [BUNDLE, 'run', '--config', join(dir, 'config.yaml'), '--state-dir', join(dir, `state-${i}`)], {
@@ -84,14 +75,14 @@ async function fastTier(trials: number): Promise<Trial[]> {
       await waitFor('the agent to observe both probes', async () => seen('kubelet.service') && seen('kubelet healthz'), { timeoutMs: 30_000, intervalMs: 5 });
       await sleep(100 + Math.random() * 200);
       const flipAt = nowMs();
-      if (kind === 'healthz') healthy = true;
+      if (kind === 'healthz') kubelet.setHealthy(true);
       else standin.setState('kubelet.service', 'active', 'running');
       const code = await exited;
       if (code !== 0) throw new Error(`postjoin run exited ${code}:\n${lines.join('\n')}`);
       out.push(measure(kind, flipAt, lines, 'kubelet.service'));
     }
   } finally {
-    await new Promise((r) => kubelet.close(r));
+    await kubelet.close();
     await standin.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 // The readiness gate with real probes: kubelet healthz against a local HTTP server, unit probes against the
 // systemd1 stand-in on a private dbus-daemon (signals, flapping, a missing or vanishing bus), and probes that
 // throw or hang.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,6 +11,7 @@ import { POLL_INTERVAL_MS, probesFor, waitUntilReady } from '../src/readiness/ga
 import { kubeletHealthzProbe } from '../src/readiness/kubelet-healthz.js';
 import type { Probe } from '../src/readiness/probe.js';
 import { describeUnit, unitProbe } from '../src/readiness/unit-probe.js';
+import { startKubeletStub } from './emulators/kubelet-healthz.js';
 import { standinFor, type Systemd1Standin } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';
 import { config } from './helpers/plan.js';
@@ -24,25 +25,16 @@ function gateDeps(timeoutMs: number, stop = never) {
   return { mem, statuses, deps: { log: mem.log, notify: { status: (s: string) => void statuses.push(s), flush: async () => {} }, stop, timeoutMs } };
 }
 
-/** A kubelet stand-in: /healthz answers 503 until healthy() is called, then 200 "ok". */
-async function fakeKubelet(t: { teardown(fn: () => unknown): void }): Promise<{ url: string; healthy(): number; server: Server }> {
-  let ok = false;
-  const server = createServer((req, res) => {
-    if (ok) res.end('ok');
-    else {
-      res.statusCode = 503;
-      res.end('[-]syncloop failed');
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise((r) => server.close(r)));
+/** The kubelet stand-in, closed at teardown; healthy() flips it and returns when. */
+async function fakeKubelet(t: { teardown(fn: () => unknown): void }): Promise<{ url: string; healthy(): number }> {
+  const stub = await startKubeletStub('[-]syncloop failed');
+  t.teardown(stub.close);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`,
+    url: stub.url,
     healthy: () => {
-      ok = true;
+      stub.setHealthy(true);
       return Date.now();
     },
-    server,
   };
 }
 
