@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from '../host/atomic-file.js';
 import { isRunState, type RunState } from './run-state.js';
 
 export const STATE_FILE = 'state.json';
@@ -55,25 +55,6 @@ export class StateStore {
    * dies, while a finished task's record is always made durable.
    */
   async write(state: RunState, durable = true): Promise<void> {
-    const target = join(this.dir, STATE_FILE);
-    const tmp = join(this.dir, `.${STATE_FILE}.${randomBytes(4).toString('hex')}.tmp`);
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(state, null, 2)}\n`);
-      if (durable) await fh.sync();
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
-      throw err;
-    }
-    await fh.close();
-    await rename(tmp, target);
-    if (!durable) return;
-    const d = await open(this.dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await writeFileAtomic(join(this.dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { durable });
   }
 }

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { resolveId } from '../host/accounts.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
 import { absolutePath } from '../plan/fields.js';
 import { allowedByGlobs } from '../plan/glob.js';
 import { resolveParents } from '../host/resolve-parents.js';
@@ -70,31 +71,16 @@ export const fileKind = defineKind({
     }
     const dir = dirname(spec.path);
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    const tmp = join(dir, `.${basename(spec.path)}.postjoin-${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o600);
     try {
-      await fh.writeFile(bytes);
-      if (uid !== -1 || gid !== -1) await fh.chown(uid, gid);
-      await fh.chmod(parseInt(spec.mode, 8));
-      await fh.sync();
-      await fh.close();
-      // rename() replaces a symlink at the path instead of writing through it.
-      await rename(tmp, spec.path);
+      await writeFileAtomic(spec.path, bytes, {
+        prepare: async (fh) => {
+          if (uid !== -1 || gid !== -1) await fh.chown(uid, gid);
+          await fh.chmod(parseInt(spec.mode, 8));
+        },
+      });
     } catch (err) {
-      await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
       throw new TaskFailed(`cannot write ${spec.path}: ${(err as Error).message}`);
     }
-    await syncDir(dir);
     ctx.log.info({ path: spec.path, bytes: bytes.length, mode: spec.mode }, `wrote ${spec.path}`);
   },
 });
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
