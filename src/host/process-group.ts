@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { sleep } from '../sleep.js';
 import { LineSplitter } from './line-splitter.js';
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -152,7 +153,7 @@ function groupAlive(pgid: number): boolean {
 
 async function waitForGroupGone(pgid: number, ms: number): Promise<void> {
   const end = Date.now() + ms;
-  while (groupAlive(pgid) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+  while (groupAlive(pgid) && Date.now() < end) await sleep(25);
 }
 
 /**
