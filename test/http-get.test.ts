@@ -60,7 +60,7 @@ for (const [what, start] of [['a body trickled a byte every 200 ms', tricklingBo
     const took = Date.now() - began;
     t.not(a, 'still running', `httpGet returned (after ${took} ms)`);
     t.match(a, { error: 'no complete answer within 1000 ms' });
-    t.ok(took < 1000 + 2000, `it returned ${took} ms after the request began (timeout 1 s)`);
+    t.ok(took < 1000 + 3000, `it returned ${took} ms after the request began (timeout 1 s)`);
   });
 }
 
@@ -83,8 +83,10 @@ t.test('a wait: {url} task with timeout: 2s against a trickling server fails at 
   const r = await runCli(['run', '--config', ws.configPath, '--state-dir', ws.stateDir], { timeoutMs: 30_000 });
   const took = Date.now() - began;
   t.equal(r.code, 1, r.stdout.slice(-1500) + r.stderr);
-  t.ok(took < 2000 + 4000, `the run ended ${took} ms after it began (task timeout 2s)`);
   const err = logLines(r.stdout).find((l) => l.level === 'error' && l.task === 'slow-url');
   t.match(err?.msg, /^task slow-url \(1\/1\) failed: timed out after 2s/);
+  // The task's own duration, without the agent's start-up (slow on a loaded machine); the runner's wind-down,
+  // which would end a task that ignores its timeout, is 8 s.
+  t.ok(Number(err?.duration_ms) < 2000 + 3000, `the task failed ${String(err?.duration_ms)} ms after it started (timeout 2s); the run took ${took} ms`);
   t.notMatch(err?.msg, /did not stop within/, 'the task stopped by itself; the runner did not have to abandon it');
 });

@@ -12,14 +12,15 @@ import { bootNode } from './helpers/nspawn-node.js';
 
 const H = 'apiVersion: postjoin/v1alpha1\nkind: TaskList\ntasks:\n';
 
-// The task waits until the agent has sent its own "task 1/2" status (sent 100 ms after it is set), then tries
+// The task waits until systemd shows the agent's own "task 1/2" status (sent 100 ms after it is set), then tries
 // to overwrite it, then records what systemd holds and what the task saw in its environment.
+const status = 'systemctl show --property=StatusText --value postjoin.service';
 const hijack = [
-  'sleep 1',
+  `for i in $(seq 100); do [ "$(${status})" = "task 1/2 hijack" ] && break; sleep 0.1; done`,
   'rc=0; systemd-notify --status=hijacked 2>/var/lib/postjoin/notify.err || rc=$?',
   'echo "$rc" > /var/lib/postjoin/notify.rc',
   'sleep 0.5',
-  'systemctl show --property=StatusText --value postjoin.service > /var/lib/postjoin/status-seen',
+  `${status} > /var/lib/postjoin/status-seen`,
   'echo "${NOTIFY_SOCKET-unset}" > /var/lib/postjoin/notify-socket-seen',
 ].join('\n');
 
