@@ -6,7 +6,7 @@ import { createHost } from '../src/host/host.js';
 import type { Plan } from '../src/plan/task.js';
 import { RunRecorder } from '../src/report/run-recorder.js';
 import { StateStore, readState } from '../src/report/state-store.js';
-import { backoffDelay } from '../src/runner/backoff.js';
+import { backoffDelay, taskRetryDelay } from '../src/runner/backoff.js';
 import { runPlan } from '../src/runner/run-plan.js';
 import { StopReason } from '../src/runner/stop-reason.js';
 import { HEADER, config, planFrom } from './helpers/plan.js';
@@ -44,11 +44,42 @@ async function execute(plan: Plan, opts: { stateDir?: string; instanceId?: strin
   return { outcome, state: loaded.state, status, stateDir, ...mem };
 }
 
-t.test('backoff doubles from retryDelay, caps at 30s, with full jitter', async (t) => {
+t.test('IMDS backoff: doubles from its base, caps, with full jitter', async (t) => {
   t.equal(backoffDelay(1000, 0, () => 0.999999), 999);
   t.equal(backoffDelay(1000, 3, () => 0.5), 4000);
   t.equal(backoffDelay(1000, 10, () => 0.999999), 29_999);
   t.equal(backoffDelay(1000, 2, () => 0), 0);
+});
+
+t.test('task retries: never less than retryDelay; the jitter is added above it, up to the doubled delay capped at 30s', async (t) => {
+  const lo = () => 0;
+  const hi = () => 0.999999;
+  t.equal(taskRetryDelay(1000, 0, lo), 1000, 'the first retry waits retryDelay');
+  t.equal(taskRetryDelay(1000, 0, hi), 1000, '…exactly: there is nothing above it yet');
+  t.equal(taskRetryDelay(1000, 1, lo), 1000, 'later retries: at least retryDelay');
+  t.equal(taskRetryDelay(1000, 1, hi), 1999, '…up to twice it');
+  t.equal(taskRetryDelay(1000, 3, () => 0.5), 4500, 'uniform between retryDelay and retryDelay·2^n');
+  t.equal(taskRetryDelay(1000, 10, hi), 29_999, 'the doubling stops at 30s');
+  t.equal(taskRetryDelay(20_000, 5, hi), 29_999, 'a retryDelay under 30s doubles up to 30s');
+  t.equal(taskRetryDelay(300_000, 0, lo), 300_000, 'retryDelay: 5m waits 5m, not at most 30s');
+  t.equal(taskRetryDelay(300_000, 0, hi), 300_000);
+  t.equal(taskRetryDelay(300_000, 4, hi), 300_000, 'above 30s there is no doubling: every retry waits retryDelay');
+  t.equal(taskRetryDelay(0, 3, hi), 0, 'retryDelay: 0 retries at once');
+});
+
+t.test('retryDelay: 5m is honoured: the retry is announced in 5m and not run before a stop ends the wait', async (t) => {
+  const dir = await scratch();
+  const stop = new AbortController();
+  const plan = planFrom(`${HEADER}tasks:\n  - { name: later, retries: 1, retryDelay: 5m, script: "echo x >> ${dir}/attempts; exit 3" }\n`);
+  const running = execute(plan, { stop: stop.signal });
+  const end = Date.now() + 5000;
+  while (Date.now() < end && !(await readFile(join(dir, 'attempts')).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 500));
+  stop.abort(StopReason.signal('SIGTERM'));
+  const r = await running;
+  t.match(r.records.find((x) => x.level === 'warn'), { task: 'later', msg: /attempt 1\/2 failed: script exited with code 3; retrying in 5m$/ });
+  t.equal(await readFile(join(dir, 'attempts'), 'utf8'), 'x\n', 'one attempt: the retry was still waiting');
+  t.match(r.state.tasks[0], { status: 'failed', attempts: 1, error: /then stopped by SIGTERM before the retry/ });
 });
 
 t.test('tasks run in order; state records each; a rerun skips done tasks', async (t) => {
@@ -99,7 +130,7 @@ t.test('retries: a flaky task succeeds on a later attempt, each failure logged a
   t.match(r.state.tasks[0], { status: 'succeeded', attempts: 3 });
   const warns = r.records.filter((x) => x.level === 'warn');
   t.equal(warns.length, 2);
-  t.match(warns[0], { task: 'flaky', attempt: 1, exit_code: 7, msg: /attempt 1\/4 failed: script exited with code 7: not yet \(0\); retrying in 0s/ });
+  t.match(warns[0], { task: 'flaky', attempt: 1, exit_code: 7, msg: /attempt 1\/4 failed: script exited with code 7: not yet \(0\); retrying in 10ms/ });
   t.equal(r.records.filter((x) => x.level === 'error').length, 0);
 });
 
@@ -258,5 +289,5 @@ t.test('the file kind writes atomically with mode, creating parents', async (t) 
   t.equal(statSync(join(dir, 'bin')).mode & 0o777, 0o600);
   t.same(readdirSync(join(dir, 'a/b')), ['c.conf'], 'no temporary file is left behind');
   t.match(r.state.tasks[2], { status: 'continued', error: /is a directory/ });
-  t.match(r.state.tasks[3], { status: 'continued', error: /no user "no-such-user-here" in \/etc\/passwd/ });
+  t.match(r.state.tasks[3], { status: 'continued', error: /no user "no-such-user-here" \(getent passwd found none\)/ });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
   /** Called on the open temporary file (created 0600) before it is made durable: chown, chmod. */
@@ -17,8 +17,7 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const durable = opts.durable ?? true;
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.postjoin-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o600);
+  const { tmp, fh } = await openTemporary(dir);
   try {
     await fh.writeFile(data);
     await opts.prepare?.(fh);
@@ -36,5 +35,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await d.sync();
   } finally {
     await d.close();
+  }
+}
+
+/**
+ * A temporary of fixed length beside the target, whatever the target's name: any name up to NAME_MAX (255 bytes)
+ * must work, so the temporary cannot be derived from it. 64 random bits, and O_EXCL ('wx'): two writers, or a
+ * leftover of a crash, never share one; on the unlikely collision another name is drawn.
+ */
+async function openTemporary(dir: string): Promise<{ tmp: string; fh: FileHandle }> {
+  for (let i = 0; ; i++) {
+    const tmp = join(dir, `.postjoin-${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      return { tmp, fh: await open(tmp, 'wx', 0o600) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 4) throw err;
+    }
   }
 }

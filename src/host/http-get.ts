@@ -8,26 +8,40 @@ const BODY_LIMIT = 256;
 /**
  * One GET with its own timeout, for probes and waits: never throws, never follows redirects, and keeps only
  * the start of the body. Without an agent no connection is kept alive, so nothing holds the process open.
+ * `timeoutMs` is a deadline for the whole request (connect, headers and body), not an idle timeout: a server
+ * that trickles a byte now and then is never idle, and must not hold a probe past its time.
  */
 export function httpGet(url: string, opts: { signal: AbortSignal; timeoutMs: number; agent?: Agent }): Promise<HttpAnswer> {
   return new Promise((resolve) => {
-    let req: ReturnType<typeof httpRequest>;
+    let settled = false;
+    let req: ReturnType<typeof httpRequest> | undefined;
+    const deadline = setTimeout(() => settle({ error: `no complete answer within ${opts.timeoutMs} ms` }), opts.timeoutMs);
+    function settle(answer: HttpAnswer): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(answer);
+      // Unfinished (deadline, error): drop the connection, so neither it nor a kept-alive socket lingers.
+      if ('error' in answer) req?.destroy();
+    }
     try {
       const request = url.startsWith('https:') ? httpsRequest : httpRequest;
-      req = request(url, { method: 'GET', signal: opts.signal, timeout: opts.timeoutMs, agent: opts.agent ?? false }, (res) => {
+      req = request(url, { method: 'GET', signal: opts.signal, agent: opts.agent ?? false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {
           if (body.length < BODY_LIMIT) body += c;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.slice(0, BODY_LIMIT) }));
-        res.on('error', (e) => resolve({ error: e.message }));
+        res.on('end', () => settle({ status: res.statusCode ?? 0, body: body.slice(0, BODY_LIMIT) }));
+        res.on('error', (e) => settle({ error: e.message }));
+        res.on('close', () => {
+          if (!res.complete) settle({ error: opts.signal.aborted ? 'aborted' : 'the connection closed before the answer was complete' });
+        });
       });
     } catch (err) {
-      return resolve({ error: (err as Error).message });
+      return settle({ error: (err as Error).message });
     }
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: describeNetError(e) }));
+    req.on('error', (e: NodeJS.ErrnoException) => settle({ error: describeNetError(e) }));
     req.end();
   });
 }

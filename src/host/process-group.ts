@@ -57,6 +57,20 @@ const DRAIN_AFTER_EXIT_MS = 100;
 export const MARKER_ENV = 'POSTJOIN_TASK_RUN';
 
 /**
+ * systemd's per-service variables address the agent's own unit: with NotifyAccess=all, any program holding
+ * NOTIFY_SOCKET could rewrite the unit's status or its MAINPID. Children do not inherit them (design §4);
+ * a task file whose `env` sets one explicitly still gets it, as its author asked.
+ */
+const SERVICE_ONLY_ENV = /^(NOTIFY_SOCKET|WATCHDOG_[A-Z_]*|LISTEN_[A-Z_]*)$/;
+
+/** The agent's environment as every child started for a task inherits it: without the service-only variables. */
+export function inheritedEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !SERVICE_ONLY_ENV.test(k)) out[k] = v;
+  return out;
+}
+
+/**
  * Runs a command as the leader of its own process group, which is what lets a timeout kill the whole
  * tree (design §5). Every process it starts inherits a marker in its environment, so whatever outlives
  * the task, even after `setsid`, can be found and reported.
@@ -74,8 +88,8 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
     buffer: false,
     reject: false,
     stdin: 'ignore',
-    env: { ...spec.env, [MARKER_ENV]: marker },
-    extendEnv: true,
+    env: { ...inheritedEnv(), ...spec.env, [MARKER_ENV]: marker },
+    extendEnv: false,
     cwd: spec.cwd,
     stripFinalNewline: false,
   });

@@ -20,7 +20,7 @@ export const commonFields = {
     .refine((ms) => ms > 0, 'a timeout of 0 would stop the task before it starts; give a duration such as "30s"')
     .prefault('10m'),
   retries: z.int({ error: 'expected a whole number of extra attempts' }).min(0).max(100).default(0),
-  retryDelay: duration('first retry delay; doubles up to 30s, with full jitter').prefault('1s'),
+  retryDelay: duration('least wait before each retry; later retries add a random extra up to retryDelay doubled per retry, the doubling capped at 30s').prefault('1s'),
   onFailure: z.enum(['abort', 'continue']).default('abort'),
   once: z.boolean().default(true),
   env: z

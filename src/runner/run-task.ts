@@ -8,7 +8,7 @@ import type { DoneRecord } from '../report/run-state.js';
 import { kindNamed } from '../tasks/registry.js';
 import { TaskFailed } from '../tasks/task-kind.js';
 import { sleep } from '../sleep.js';
-import { backoffDelay } from './backoff.js';
+import { taskRetryDelay } from './backoff.js';
 import { StopReason, reasonOf } from './stop-reason.js';
 
 export interface TaskRunDeps {
@@ -65,7 +65,7 @@ export async function runTask(task: SimpleTask, label: string, deps: TaskRunDeps
       lastError = (err as Error).message;
       exitCode = err instanceof TaskFailed ? err.exitCode : undefined;
       if (attempt < total && !deps.stop.aborted) {
-        const delay = backoffDelay(task.retryDelayMs, attempt - 1, deps.random);
+        const delay = taskRetryDelay(task.retryDelayMs, attempt - 1, deps.random);
         alog.warn(
           { duration_ms: Date.now() - t0, exit_code: exitCode ?? null, retry_in_ms: delay },
           `task ${label}: attempt ${attempt}/${total} failed: ${lastError}; retrying in ${formatDuration(delay)}`,

@@ -64,8 +64,8 @@ export const fileKind = defineKind({
     let uid = -1;
     let gid = -1;
     try {
-      if (spec.owner) uid = await resolveId('user', spec.owner);
-      if (spec.group) gid = await resolveId('group', spec.group);
+      if (spec.owner) uid = await resolveId('user', spec.owner, { signal: ctx.signal });
+      if (spec.group) gid = await resolveId('group', spec.group, { signal: ctx.signal });
     } catch (err) {
       throw new TaskFailed((err as Error).message);
     }

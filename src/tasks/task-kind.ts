@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { AgentConfig, Policy } from '../config/agent-config.js';
+import type { AgentConfig, Policy, SourceName } from '../config/agent-config.js';
 import type { Host } from '../host/host.js';
 import type { TaskOutput } from '../report/task-output.js';
 
@@ -16,8 +16,11 @@ export interface TaskKind<Spec = unknown> {
   readonly schema: z.ZodType<Spec>;
   /** What `plan` prints; secrets are replaced unless `showSecrets`. Defaults to the spec itself. */
   redact?(spec: Spec): unknown;
-  /** Checks beyond the per-source allow-list (registry and unit globs). Each string is one denial. */
-  checkPolicy?(spec: Spec, policy: Policy): string[];
+  /**
+   * Checks beyond the per-source allow-list (registry and unit globs). Each string is one denial. `source` is
+   * where the task came from: some rules are stricter for instance tags.
+   */
+  checkPolicy?(spec: Spec, policy: Policy, source: SourceName): string[];
   run(spec: Spec, ctx: TaskContext): Promise<TaskResult | void>;
 }
 

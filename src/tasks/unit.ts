@@ -24,7 +24,14 @@ export const unitKind = defineKind({
   kind: 'unit',
   summary: 'start, restart, stop or enable-now a systemd unit, and check the state it ends in',
   schema,
-  checkPolicy: (spec, policy) => unitPolicyProblems(spec.name, policy),
+  checkPolicy(spec, policy, source) {
+    // Whoever can tag the instance must not be able to stop kubelet.service (design §4): from tags, "empty =
+    // any unit" does not hold; only units policy.units names may be driven.
+    if (source === 'tags' && policy.units.length === 0) {
+      return [`unit "${spec.name}": a unit task from instance tags is refused while policy.units is empty; list the units tags may drive in policy.units`];
+    }
+    return unitPolicyProblems(spec.name, policy);
+  },
   async run(spec, ctx) {
     const systemd = await systemdFor(ctx);
     if (spec.action === 'enable-now') await enable(systemd, spec, ctx);
@@ -44,7 +51,7 @@ export const unitKind = defineKind({
   },
 });
 
-/** Policy for anything that names a unit (unit tasks, wait: {unit}): policy.units globs; empty allows all. */
+/** Policy for anything that names a unit (unit tasks, wait: {unit}): policy.units globs; empty allows all (but see unit tasks from tags). */
 export function unitPolicyProblems(name: string, policy: Policy): string[] {
   return allowedByGlobs(name, policy.units) ? [] : [`unit "${name}" is not allowed by policy.units [${policy.units.join(', ')}]`];
 }
