@@ -53,12 +53,13 @@ export class KubeApiError extends Error {
 
 export function createKubeClient(access: ClusterAccess): KubeClient {
   const exec = access.user.exec ? new ExecCredentials(access.user.exec, access) : undefined;
-  const credential = async (signal: AbortSignal, timeoutMs: number): Promise<Credential> => {
+  /** The credential for one request, and the plugin's own object, which a 401 invalidates. */
+  const credential = async (signal: AbortSignal, timeoutMs: number): Promise<Credential & { fromPlugin?: Credential }> => {
     const u = access.user;
     const base: Credential = u.cert && u.key ? { cert: u.cert, key: u.key } : {};
     if (exec) {
       const c = await exec.get(signal, timeoutMs);
-      return { ...base, ...c };
+      return { ...base, ...c, fromPlugin: c };
     }
     if (u.tokenFile) {
       try {
@@ -77,7 +78,7 @@ export function createKubeClient(access: ClusterAccess): KubeClient {
       const left = () => Math.max(1, deadline - Date.now());
       // A 401 gets one fresh credential (the exec plugin's token expired early, or the token file rotated).
       for (let refreshed = false; ; refreshed = true) {
-        let cred: Credential;
+        let cred: Credential & { fromPlugin?: Credential };
         try {
           cred = await credential(req.signal, left());
         } catch (err) {
@@ -87,7 +88,7 @@ export function createKubeClient(access: ClusterAccess): KubeClient {
         }
         const answer = await send(access, req, cred, left());
         if (answer.status === 401 && !refreshed && (exec || access.user.tokenFile)) {
-          exec?.invalidate(cred);
+          if (cred.fromPlugin) exec?.invalidate(cred.fromPlugin);
           continue;
         }
         if (answer.status >= 200 && answer.status < 300) return answer.body as T;
@@ -132,7 +133,7 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
     });
     const timer = setTimeout(() => {
       r.destroy();
-      fail(new KubeApiError(`${req.method} ${req.path}: no answer within ${formatDuration(timeoutMs)}`, true));
+      fail(new KubeApiError(`${req.method} ${req.path}: no answer within ${formatDuration(req.timeoutMs)}`, true));
     }, timeoutMs);
     const onAbort = () => {
       r.destroy();
