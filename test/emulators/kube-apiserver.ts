@@ -19,7 +19,10 @@ import { createNodeStore } from './kube-node-store.js';
 import { kubeletHeartbeatPatch, type AddNodeOptions } from './kube-nodes.js';
 import { route } from './kube-routes.js';
 import { ApiError, statusBody } from './kube-status.js';
+import { kubeconfigText, kubeconfigUser, type KubeconfigOptions } from './kube-kubeconfig.js';
 import { holdPort, type PortHold } from './kube-port-hold.js';
+
+export type { KubeconfigOptions };
 
 export interface KubeRequestRecord {
   method: string;
@@ -33,15 +36,6 @@ export interface KubeRequestRecord {
   userAgent?: string;
   /** The answer's HTTP status; 0 while unanswered (mode 'hang'). */
   status: number;
-}
-
-export interface KubeconfigOptions {
-  user: 'token' | 'cert' | 'exec' | 'admin';
-  nodeName?: string;
-  /** Inline the CA (and for `cert` the client certificate and key) as *-data instead of file paths. */
-  caData?: boolean;
-  exec?: { command: string; args?: string[]; apiVersion?: string; env?: { name: string; value: string }[] };
-  dir?: string;
 }
 
 export interface KubeStandIn {
@@ -89,6 +83,7 @@ function faultError(status: number): ApiError {
 
 function parseBody(raw: Buffer, contentType: string): unknown {
   if (raw.length === 0) return undefined;
+  if (contentType === 'application/vnd.kubernetes.protobuf') return raw;
   const text = raw.toString('utf8');
   try {
     return contentType === 'application/apply-patch+yaml' ? YAML.parse(text) : JSON.parse(text);
@@ -226,37 +221,9 @@ export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<K
     },
     clientCert: (cn, orgs, foreign) => (foreign ? pki.foreignClientCert(cn, orgs) : pki.clientCert(cn, orgs)),
     async writeKubeconfig(o) {
-      const cluster: Record<string, string> = { server: url };
-      if (o.caData) cluster['certificate-authority-data'] = Buffer.from(pki.caPem).toString('base64');
-      else cluster['certificate-authority'] = pki.caFile;
-      const needNode = () => {
-        if (!o.nodeName) throw new Error(`writeKubeconfig: user '${o.user}' needs nodeName`);
-        return o.nodeName;
-      };
-      let user: Record<string, unknown>;
-      if (o.user === 'admin') user = { token: adminToken };
-      else if (o.user === 'token') user = { token: standin.tokenFor(needNode()) };
-      else if (o.user === 'cert') {
-        const c = standin.clientCertFor(needNode());
-        user = o.caData
-          ? { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }
-          : { 'client-certificate': c.certFile, 'client-key': c.keyFile };
-      } else {
-        if (!o.exec) throw new Error("writeKubeconfig: user 'exec' needs exec");
-        const apiVersion = o.exec.apiVersion ?? 'client.authentication.k8s.io/v1beta1';
-        // client.authentication.k8s.io/v1 requires interactiveMode; v1beta1 (what AL2023's kubeconfig has) does not.
-        user = { exec: { apiVersion, command: o.exec.command, args: o.exec.args ?? [], env: o.exec.env ?? null, ...(apiVersion.endsWith('/v1') ? { interactiveMode: 'Never' } : {}) } };
-      }
-      const doc = {
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'standin', cluster }],
-        contexts: [{ name: 'standin', context: { cluster: 'standin', user: 'standin-user' } }],
-        'current-context': 'standin',
-        users: [{ name: 'standin-user', user }],
-      };
+      const user = kubeconfigUser(o, { admin: adminToken, tokenFor: standin.tokenFor, certFor: standin.clientCertFor });
       const file = join(o.dir ?? dir, `kubeconfig-${o.user}-${o.nodeName ?? 'any'}-${++kubeconfigs}.yaml`);
-      await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+      await writeFile(file, kubeconfigText(url, pki, o.caData === true, user), { mode: 0o600 });
       return file;
     },
     addNode: (name, o) => void nodes.add(name, o),

@@ -21,6 +21,8 @@ export const VERSION = {
 const GROUPS: [group: string, resources: Obj[]][] = [
   ['events.k8s.io', [resource('events', 'Event', true, ALL, { shortNames: ['ev'] })]],
   ['coordination.k8s.io', [resource('leases', 'Lease', true, ALL)]],
+  ['authentication.k8s.io', [resource('selfsubjectreviews', 'SelfSubjectReview', false, ['create'])]],
+  ['authorization.k8s.io', [resource('selfsubjectaccessreviews', 'SelfSubjectAccessReview', false, ['create'])]],
 ];
 
 const CORE = [

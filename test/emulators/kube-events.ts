@@ -35,6 +35,11 @@ function checkTime(v: unknown, micro: boolean, version: string): void {
   }
 }
 
+function utcMicro(v: string): string {
+  const [, head, digits, zone] = v.match(/^(.*\.)(\d{6})(.*)$/)!;
+  return `${new Date(`${head}${digits!.slice(0, 3)}${zone}`).toISOString().slice(0, 20)}${digits}Z`;
+}
+
 const zeroTime = (v: unknown) => v === undefined || v === null;
 
 export function createEventStore(nextVersion: () => string) {
@@ -81,6 +86,10 @@ export function createEventStore(nextVersion: () => string) {
     checkTime(e.series?.lastObservedTime, true, 'v1');
     checkTime(e.firstTimestamp, false, 'v1');
     checkTime(e.lastTimestamp, false, 'v1');
+    // Stored as the server re-encodes them: UTC, Time in whole seconds, MicroTime with six digits.
+    for (const k of ['firstTimestamp', 'lastTimestamp']) if (e[k]) e[k] = new Date(e[k]).toISOString().replace(/\.\d+Z$/, 'Z');
+    if (e.eventTime) e.eventTime = utcMicro(e.eventTime);
+    if (e.series?.lastObservedTime) e.series.lastObservedTime = utcMicro(e.series.lastObservedTime);
     return e;
   }
 

@@ -2,6 +2,7 @@
 // handler. Everything here runs after authentication; errors are thrown as ApiError and become Status objects.
 import { authorize, type User, type Verb } from './kube-admission.js';
 import { discovery } from './kube-discovery.js';
+import { accessReviewSpec } from './kube-protobuf.js';
 import { EVENT_FIELDS, eventTable, type EventApi, type createEventStore } from './kube-events.js';
 import type { NodeStore, NodeWrite } from './kube-node-store.js';
 import { fieldSelector, labelSelector, NODE_FIELDS, nodeTable } from './kube-nodes.js';
@@ -71,6 +72,9 @@ export function route(r: RouteRequest, s: RouteState): RouteAnswer {
     if (r.method !== 'GET') throw methodNotAllowed();
     return { status: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: s.resourceVersion() }, items: [] } };
   }
+
+  if (r.method === 'POST' && r.path === '/apis/authentication.k8s.io/v1/selfsubjectreviews') return whoami(r);
+  if (r.method === 'POST' && r.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return canI(r);
 
   m = r.path.match(/^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases\/([^/]+)$/);
   if (m && r.method === 'GET') return lease(r, s, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
@@ -155,4 +159,29 @@ function lease(r: RouteRequest, s: RouteState, namespace: string, name: string):
       spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: renew },
     },
   };
+}
+
+// `kubectl auth whoami`: every authenticated user may ask who it is (system:basic-user).
+function whoami(r: RouteRequest): RouteAnswer {
+  const userInfo = { username: r.user.name, groups: r.user.groups };
+  const metadata = { creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+  return { status: 201, body: { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata, status: { userInfo } } };
+}
+
+// `kubectl auth can-i`: the authorizer's answer for the asking user. Admission (NodeRestriction) is not part of it,
+// as on a real server: a node "can" patch any node, and is then refused by admission for any but its own.
+function canI(r: RouteRequest): RouteAnswer {
+  const spec = Buffer.isBuffer(r.body) ? accessReviewSpec(r.body) : ((r.body as Obj | undefined)?.spec ?? {});
+  const ra: Obj | undefined = spec.resourceAttributes;
+  let allowed = !ra; // non-resource URLs (discovery) are open to every authenticated user here
+  if (ra) {
+    try {
+      const resource = ra.subresource ? `${ra.resource}/${ra.subresource}` : String(ra.resource ?? '');
+      authorize(r.user, { verb: ra.verb, group: ra.group ?? '', resource, namespace: ra.namespace || undefined, name: ra.name || undefined });
+      allowed = true;
+    } catch {
+      allowed = false;
+    }
+  }
+  return { status: 201, body: { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, spec, status: { allowed } } };
 }
