@@ -140,6 +140,43 @@ t.test('status: strategic merge merges conditions by type, merge patch replaces 
   t.same(s.node('n1').status.conditions.find((c: any) => c.type === 'postjoin.io/Ready'), before, 'a kubelet heartbeat leaves postjoin\'s condition as it was');
 });
 
+t.test('strategic merge directives as kubectl passes them through', { skip }, async (t) => {
+  const patch = async (p: unknown, ...more: string[]) => {
+    const r = await kubectl(admin, 'patch', 'node', 'n2', '--type=strategic', '-p', JSON.stringify(p), ...more);
+    t.equal(r.code, 0, `${JSON.stringify(p)}: ${r.stderr}`);
+  };
+  const meta = () => s.node('n2').metadata;
+  await patch({ metadata: { finalizers: ['example.com/a', 'example.com/b'] } });
+  await patch({ metadata: { finalizers: ['example.com/c'] } });
+  t.same(meta().finalizers, ['example.com/a', 'example.com/b', 'example.com/c'], 'finalizers merge as a set (patchStrategy merge)');
+  await patch({ metadata: { '$deleteFromPrimitiveList/finalizers': ['example.com/a', 'example.com/c'] } });
+  t.same(meta().finalizers, ['example.com/b']);
+  await patch({ metadata: { annotations: { $patch: 'replace', only: 'this' } } });
+  t.same(meta().annotations, { only: 'this' }, '$patch: replace on a map');
+  await patch({ metadata: { annotations: { $retainKeys: ['only', 'second'], second: '2' } } });
+  t.same(meta().annotations, { only: 'this', second: '2' });
+  await patch({ metadata: { annotations: { second: null } } });
+  t.same(meta().annotations, { only: 'this' }, 'null deletes a key');
+
+  const types = conditionTypes('n2');
+  await patch({ status: { conditions: [{ type: 'example.com/Extra', $patch: 'delete' }] } }, '--subresource=status');
+  t.same(conditionTypes('n2'), types.filter((x) => x !== 'example.com/Extra'), '$patch: delete removes one element by its merge key');
+  const reversed = conditionTypes('n2').reverse();
+  await patch({ status: { '$setElementOrder/conditions': reversed.map((type) => ({ type })), conditions: [{ type: 'Ready', message: 'reordered' }] } }, '--subresource=status');
+  t.same(conditionTypes('n2'), reversed, '$setElementOrder sets the order');
+  await patch({ status: { conditions: [{ $patch: 'replace' }, { type: 'Ready', status: 'True' }] } }, '--subresource=status');
+  t.same(conditionTypes('n2'), ['Ready'], '$patch: replace on a list');
+  const noKey = await kubectl(admin, 'patch', 'node', 'n2', '--subresource=status', '--type=strategic', '-p', '{"status":{"conditions":[{"status":"True"}]}}');
+  t.match(noKey.stderr, 'does not contain declared merge key: type');
+  const taintsMerge = await kubectl(admin, 'patch', 'node', 'n2', '--type=strategic', '-p', '{"spec":{"taints":[{"key":"a","effect":"NoSchedule"}]}}');
+  t.equal(taintsMerge.code, 0);
+  await patch({ spec: { taints: [{ key: 'b', effect: 'NoExecute' }] } });
+  t.same(s.node('n2').spec.taints, [{ key: 'b', effect: 'NoExecute' }], 'spec.taints has no patch strategy: a strategic patch replaces it');
+  await patch({ spec: { taints: null } });
+  s.kubeletHeartbeat('n2');
+  t.same(conditionTypes('n2'), ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'], 'the kubelet re-adds what it misses');
+});
+
 t.test('NodeRestriction: a node labels itself, but not with kubernetes.io labels, never taints, never another node', { skip }, async (t) => {
   const ok = await kubectl(asN1, 'label', 'node', 'n1', 'postjoin.io/result=succeeded');
   t.equal(ok.code, 0, ok.stderr);

@@ -61,6 +61,8 @@ function mergeMap(orig: Obj | undefined, patch: Obj, path: string, lists: Record
   if (patch.$retainKeys !== undefined) {
     if (!Array.isArray(patch.$retainKeys)) throw bad('invalid patch: $retainKeys must be a list of strings');
     const keep = new Set(patch.$retainKeys as string[]);
+    const stray = Object.keys(patch).filter((k) => !isDirective(k) && patch[k] !== null && !keep.has(k));
+    if (stray.length > 0) throw new ApiError(422, '', `patch content doesn't match retainKeys list: ${stray.join(', ')}`);
     for (const k of Object.keys(out)) if (!keep.has(k)) delete out[k];
   }
   for (const [k, v] of Object.entries(patch)) {
