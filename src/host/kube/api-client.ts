@@ -113,6 +113,8 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
     headers['Content-Length'] = String(body.length);
   }
   return new Promise((resolve, reject) => {
+    const dropped = () => new KubeApiError(`${req.method} ${req.path}: dropped: ${abortText(req.signal)}`, false, undefined, undefined, undefined, true);
+    if (req.signal.aborted) return reject(dropped());
     let settled = false;
     const done = (fn: () => void) => {
       if (settled) return;
@@ -131,15 +133,15 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
       ...(access.tlsServerName ? { servername: access.tlsServerName } : {}),
       ...(cred.cert && cred.key ? { cert: cred.cert, key: cred.key } : {}),
     });
+    r.on('error', (e: NodeJS.ErrnoException) => fail(transportError(req, e)));
     const timer = setTimeout(() => {
       r.destroy();
       fail(new KubeApiError(`${req.method} ${req.path}: no answer within ${formatDuration(req.timeoutMs)}`, true));
     }, timeoutMs);
     const onAbort = () => {
       r.destroy();
-      fail(new KubeApiError(`${req.method} ${req.path}: dropped: ${abortText(req.signal)}`, false, undefined, undefined, undefined, true));
+      fail(dropped());
     };
-    if (req.signal.aborted) return onAbort();
     req.signal.addEventListener('abort', onAbort, { once: true });
     r.on('response', (res) => {
       const chunks: Buffer[] = [];
@@ -165,7 +167,6 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
       res.on('error', (e) => fail(new KubeApiError(`${req.method} ${req.path}: connection lost: ${e.message}`, true)));
       res.on('aborted', () => fail(new KubeApiError(`${req.method} ${req.path}: connection lost while reading the answer`, true)));
     });
-    r.on('error', (e: NodeJS.ErrnoException) => fail(transportError(req, e)));
     r.end(body);
   });
 }
