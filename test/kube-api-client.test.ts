@@ -188,3 +188,39 @@ t.test('an API server without events.k8s.io (404) gets a core/v1 event instead',
   t.equal(await createEvent(fake, event({ name: NODE, uid: 'u' }), o()), 'v1');
   t.same(sent, ['/apis/events.k8s.io/v1/namespaces/default/events', '/api/v1/namespaces/default/events']);
 });
+
+t.test('a tokenFile is read for each request, so a rotated token is picked up', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'postjoin-token-'));
+  const file = join(dir, 'token');
+  await writeFile(file, 'stale\n');
+  const access = await readKubeconfig(await api.writeKubeconfig({ user: 'token', nodeName: NODE }));
+  const c = createKubeClient({ ...access, user: { tokenFile: file } });
+  await t.rejects(getNode(c, NODE, o()), { status: 401, message: /also with a fresh credential/ }, 'read again after the 401, still stale');
+  await writeFile(file, `${api.tokenFor(NODE)}\n`);
+  t.equal((await getNode(c, NODE, o())).metadata.name, NODE, 'the rotated token, without a new client');
+  const gone = createKubeClient({ ...access, user: { tokenFile: join(dir, 'absent') } });
+  await t.rejects(getNode(gone, NODE, o()), { retryable: false, message: /tokenFile: cannot read .*absent/ });
+});
+
+t.test('an answer larger than 4 MiB is refused, not buffered', async (t) => {
+  const { makeKubePki } = await import('./helpers/kube-pki.js');
+  const { createServer } = await import('node:https');
+  const pki = makeKubePki(await mkdtemp(join(tmpdir(), 'postjoin-pki-')));
+  const big = Buffer.alloc(1024 * 1024, 'x');
+  const server = createServer({ key: pki.server.keyPem, cert: pki.server.certPem }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    let sent = 0;
+    const more = () => {
+      while (sent < 64 && res.write(big)) sent++;
+      if (sent < 64) res.once('drain', more);
+      else res.end();
+    };
+    more();
+  });
+  server.on('error', () => {});
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as { port: number }).port;
+  const c = createKubeClient({ path: 'test', server: `https://127.0.0.1:${port}`, ca: Buffer.from(pki.caPem), user: { token: 't' } });
+  await t.rejects(getNode(c, NODE, o()), { retryable: false, message: /the answer is larger than 4194304 bytes/ });
+});
