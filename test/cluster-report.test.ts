@@ -189,3 +189,21 @@ t.test('requests come only from the reporter, for its own node', async (t) => {
   t.match(mine[0]?.userAgent, /^postjoin\//);
 });
 
+
+t.test('a Running write the server applies after the final one is overwritten when the Node is read back', async (t) => {
+  const { NodeWriter } = await import('../src/report/cluster-writer.js');
+  const { describeOutcome, describeRunning } = await import('../src/report/cluster-outcome.js');
+  const node = `ip-10-0-2-${++n}.us-west-2.compute.internal`;
+  api.addNode(node);
+  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false });
+  const budget = () => ({ signal: new AbortController().signal, deadline: Date.now() + 10_000 });
+  const final = describeOutcome({ reason: 'Succeeded', counts: {} });
+  t.match(await writer.write(final, true, budget()), { made: true, errors: [] });
+  await writer.write(describeRunning(), false, budget()); // the late Running write, as the server might apply it
+  t.match(ours(node), [{ reason: 'Running' }]);
+  await writer.confirm(final, budget());
+  t.match(ours(node), [{ status: 'True', reason: 'Succeeded' }], 'the final condition wins');
+  const patches = api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`${node}/status`)).length;
+  await writer.confirm(final, budget());
+  t.equal(api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`${node}/status`)).length, patches, 'already right: read, no write');
+});
