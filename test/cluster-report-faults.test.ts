@@ -162,3 +162,13 @@ t.test('an exec plugin that hangs is killed within the timeout, and the report s
   t.ok(ms <= 2000 + MARGIN_MS, `returned after ${ms} ms`);
   t.match(value, { made: false, error: /exec plugin ".*": (no credential within 2s|kubernetes\.timeout \(2s\) passed); killed/ });
 });
+
+t.test('the run deadline (not a signal) leaves the final report its whole timeout', async (t) => {
+  const { report, stop } = await setup({ timeoutMs: 6500 });
+  await api.mode('hang');
+  stop.abort(StopReason.deadline(55 * 60_000));
+  const { value, ms } = await timed(report.final({ reason: 'TaskFailed', task: 'a', error: 'the run deadline passed' }));
+  t.ok(ms > STOPPED_REPORT_MS + 500, `kept trying past 5 s (${ms} ms)`);
+  t.ok(ms <= 6500 + MARGIN_MS, `and stopped at the timeout (${ms} ms)`);
+  t.match(value, { made: false, error: /kubernetes\.timeout \(6s500ms\) passed/ });
+});

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KubernetesConfig } from '../config/agent-config.js';
 import { formatDuration } from '../duration.js';
+import { StopReason } from '../runner/stop-reason.js';
 import { sleep } from '../sleep.js';
 import { describeOutcome, describeRunning, type Outcome } from './cluster-outcome.js';
 import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
@@ -112,7 +113,7 @@ class Reporter implements ClusterReport {
   private async writeFinal(outcome: Outcome): Promise<ReportRecord> {
     this.finalWanted = true;
     const started = Date.now();
-    const stopped = this.deps.stop.aborted;
+    const stopped = this.deps.stop.aborted && this.signalled();
     const ms = stopped ? Math.min(this.cfg.timeoutMs, STOPPED_REPORT_MS) : this.cfg.timeoutMs;
     const budget = this.budget('final', ms, stopped ? `the ${formatDuration(ms)} allowed after the stop signal passed` : `kubernetes.timeout (${formatDuration(ms)}) passed`);
     const desc = describeOutcome(outcome);
@@ -175,6 +176,12 @@ class Reporter implements ClusterReport {
     return this.writer;
   }
 
+  /** Stopped by SIGTERM/SIGINT (or anything but the run deadline): systemd will not wait long. */
+  private signalled(): boolean {
+    const r: unknown = this.deps.stop.reason;
+    return !(r instanceof StopReason && r.kind === 'deadline');
+  }
+
   /**
    * A budget of ms: its signal aborts at the end (with `why`), or STOPPED_REPORT_MS after the stop signal for a
    * final report, or at once on the stop signal for the Running one.
@@ -185,6 +192,7 @@ class Reporter implements ClusterReport {
     let timer = setTimeout(() => ctl.abort(new Error(why)), ms);
     const onStop = () => {
       if (kind === 'running') return ctl.abort(new Error('the run was stopped'));
+      if (!this.signalled()) return; // the run deadline: the unit's TimeoutStartSec leaves room for the report
       const left = Math.min(b.deadline - Date.now(), STOPPED_REPORT_MS);
       clearTimeout(timer);
       b.deadline = Date.now() + left;
