@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { absolutePath, duration, nonEmptyString, stringList } from '../plan/fields.js';
 import { unitName } from '../plan/unit-name.js';
+import { conditionType, nodeName, ownLabelKey } from './kube-names.js';
 
 export const SOURCE_NAMES = ['file', 'userdata', 'tags'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
@@ -60,6 +61,19 @@ export const agentConfigSchema = z.strictObject({
       paths: stringList('path globs').default([]),
     })
     .prefault({}),
+  kubernetes: z
+    .strictObject({
+      enabled: z.union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' }).default('auto'),
+      kubeconfig: absolutePath('kubernetes.kubeconfig').default('/var/lib/kubelet/kubeconfig'),
+      nodeName: nodeName('kubernetes.nodeName').nullable().default(null),
+      condition: conditionType('kubernetes.condition').default('postjoin.io/Ready'),
+      label: ownLabelKey('kubernetes.label').nullable().default('postjoin.io/result'),
+      events: z.boolean({ error: 'expected true or false' }).default(true),
+      timeout: duration('bound on all reporting to the Node in one run')
+        .refine((ms) => ms > 0, { message: 'must be longer than 0s; to switch reporting off, set kubernetes.enabled: false' })
+        .prefault('30s'),
+    })
+    .prefault({}),
   /** Not in the design's example: the whole run's deadline, so the unit's TimeoutStartSec can sit above it. */
   runTimeout: duration('deadline for the whole run, readiness included').prefault('55m'),
 });
@@ -75,7 +89,21 @@ export interface AgentConfig {
   containerd: { socket: string; namespace: string };
   readiness: { timeoutMs: number; units: string[]; kubeletHealthz: string | null; containerd: boolean };
   policy: Policy;
+  kubernetes: KubernetesConfig;
   runTimeoutMs: number;
+}
+
+/** The `kubernetes` block (design §4): reporting to the node's own Node object. */
+export interface KubernetesConfig {
+  /** auto: on when the kubeconfig file exists. */
+  enabled: 'auto' | boolean;
+  kubeconfig: string;
+  /** null: detect (--hostname-override in /etc/eks/kubelet/environment, else the host name). */
+  nodeName: string | null;
+  condition: string;
+  label: string | null;
+  events: boolean;
+  timeoutMs: number;
 }
 
 export interface Policy {
@@ -101,6 +129,15 @@ export function toAgentConfig(p: Parsed, path: string): AgentConfig {
       containerd: p.readiness.containerd ?? false,
     },
     policy: p.policy,
+    kubernetes: {
+      enabled: p.kubernetes.enabled,
+      kubeconfig: p.kubernetes.kubeconfig,
+      nodeName: p.kubernetes.nodeName,
+      condition: p.kubernetes.condition,
+      label: p.kubernetes.label,
+      events: p.kubernetes.events,
+      timeoutMs: p.kubernetes.timeout,
+    },
     runTimeoutMs: p.runTimeout,
   };
 }

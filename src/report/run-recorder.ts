@@ -1,5 +1,5 @@
 import { isGroup, type Plan } from '../plan/task.js';
-import { EXIT_TO_RESULT, type DoneRecord, type RunState, type TaskRecord } from './run-state.js';
+import { EXIT_TO_RESULT, type DoneRecord, type ReportRecord, type RunState, type TaskRecord } from './run-state.js';
 import type { StateStore } from './state-store.js';
 
 /**
@@ -57,6 +57,11 @@ export class RunRecorder {
 
   forget(name: string): void {
     delete this.state.done[name];
+  }
+
+  /** The final report to the Node, for `postjoin status`; saved with the next save(). */
+  setReport(report: ReportRecord | undefined): void {
+    if (report) this.state.report = report;
   }
 
   finish(exitCode: number, message?: string): void {

@@ -40,6 +40,21 @@ export interface RunState {
   message?: string;
   tasks: TaskRecord[];
   done: Record<string, DoneRecord>;
+  /** The run's final report to its Node (cluster handoff); absent when reporting was off, and in older files. */
+  report?: ReportRecord;
+}
+
+/** Whether the last report to the Node was made, so `postjoin status` can say (design §4). */
+export interface ReportRecord {
+  /** The condition was written. A label or event that failed is in `error`, with made still true. */
+  made: boolean;
+  at: string;
+  node: string;
+  condition: string;
+  status: 'True' | 'False';
+  reason: string;
+  durationMs?: number;
+  error?: string;
 }
 
 export const EXIT_TO_RESULT: Record<number, RunResult> = {
@@ -64,8 +79,15 @@ export function isRunState(v: unknown): v is RunState {
     typeof s.done === 'object' &&
     s.done !== null &&
     !Array.isArray(s.done) &&
-    Object.values(s.done).every((d) => typeof d?.instanceId === 'string' && typeof d?.hash === 'string')
+    Object.values(s.done).every((d) => typeof d?.instanceId === 'string' && typeof d?.hash === 'string') &&
+    (s.report === undefined || isReportRecord(s.report))
   );
+}
+
+function isReportRecord(v: unknown): v is ReportRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Partial<ReportRecord>;
+  return typeof r.made === 'boolean' && typeof r.at === 'string' && typeof r.node === 'string' && typeof r.condition === 'string' && typeof r.reason === 'string';
 }
 
 function isTaskRecord(v: unknown): v is TaskRecord {

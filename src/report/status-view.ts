@@ -12,6 +12,7 @@ export function statusJson(state: RunState | undefined): string {
     finishedAt: state.finishedAt ?? null,
     result: state.result,
     ...(state.message ? { message: state.message } : {}),
+    ...(state.report ? { report: state.report } : {}),
     tasks: state.tasks.map((t) => ({
       name: t.name,
       source: t.source,
@@ -37,6 +38,7 @@ export function statusText(state: RunState | undefined): string {
     `instance:  ${state.instanceId ?? '-'}`,
     `boot:      ${state.bootId ?? '-'}`,
     ...(state.message ? [`message:   ${state.message}`] : []),
+    ...(state.report ? [`report:    ${reportText(state.report)}`] : []),
   ];
   if (state.tasks.length === 0) return `${head.join('\n')}\n`;
   const rows = [['NAME', 'KIND', 'STATUS', 'ATTEMPTS', 'DURATION', 'EXIT', 'WHEN']];
@@ -53,4 +55,11 @@ export function statusText(state: RunState | undefined): string {
   }
   const errors = state.tasks.filter((t) => t.error && t.status !== 'succeeded').map((t) => `  ${t.name}: ${t.error}`);
   return `${head.join('\n')}\n\n${textTable(rows)}\n${errors.length ? `\nerrors:\n${errors.join('\n')}\n` : ''}`;
+}
+
+/** One line: whether the Node got the result, and if not, why. */
+function reportText(r: NonNullable<RunState['report']>): string {
+  const what = `${r.condition}=${r.status}/${r.reason} on Node ${r.node}`;
+  if (!r.made) return `not made: ${what}: ${r.error ?? 'unknown error'}`;
+  return `made at ${r.at}: ${what}${r.error ? ` (but ${r.error})` : ''}`;
 }

@@ -112,6 +112,10 @@ export async function startImdsServer(opts: ImdsEmulatorOptions = {}): Promise<I
   function lookup(path: string): { body: string | Buffer; type?: string } | undefined {
     const tagPrefix = '/latest/meta-data/tags/instance';
     if (path === '/latest/meta-data/instance-id') return { body: state.instanceId };
+    // The task context (POSTJOIN_INSTANCE_TYPE, _REGION, _AVAILABILITY_ZONE); the zone as in the identity document.
+    if (path === '/latest/meta-data/instance-type') return { body: 'm5.large' };
+    if (path === '/latest/meta-data/placement/region') return { body: state.region };
+    if (path === '/latest/meta-data/placement/availability-zone') return { body: `${state.region}a` };
     if (path === '/latest/dynamic/instance-identity/document') {
       const doc = { accountId: state.accountId, instanceId: state.instanceId, region: state.region, availabilityZone: `${state.region}a` };
       return { body: JSON.stringify(doc, null, 2), type: 'application/json' };

@@ -1,0 +1,209 @@
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { KubernetesConfig } from '../config/agent-config.js';
+import { formatDuration } from '../duration.js';
+import { StopReason } from '../runner/stop-reason.js';
+import { sleep } from '../sleep.js';
+import { describeOutcome, describeRunning, type Outcome } from './cluster-outcome.js';
+import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
+import type { ReportRecord } from './run-state.js';
+
+/**
+ * Cluster handoff (design §4): the run's result as one condition on the node's own Node object, plus a label
+ * and an event. Reporting never throws to the caller and never changes the exit code; what could not be
+ * reported is one warning line and the returned record (kept in the state file for `postjoin status`).
+ *
+ * Time: `kubernetes.timeout` bounds what reporting adds to the run's wall time. The Running report goes beside
+ * the tasks (cut at the timeout itself); the final one, settling the Running one first, returns within the
+ * timeout of being called. After the stop signal, in-flight requests are dropped and the final report gets at
+ * most STOPPED_REPORT_MS.
+ */
+export interface ClusterReport {
+  /** Whether this run reports at all (enabled: true, or auto with the kubeconfig present). */
+  readonly on: boolean;
+  readonly nodeName: string;
+  /** False/Running, sent beside the run: returns at once, never delays the caller. */
+  running(detail?: string): void;
+  /** The final condition, label and event. Undefined when reporting is off. Never throws. */
+  final(outcome: Outcome): Promise<ReportRecord | undefined>;
+}
+
+export interface ClusterReportDeps {
+  log: Logger;
+  /** The run's stop signal (SIGTERM, SIGINT, the run deadline). */
+  stop: AbortSignal;
+  /** From resolveNodeName(). */
+  nodeName: string;
+  random?: () => number;
+}
+
+export const STOPPED_REPORT_MS = 5_000;
+/** How long the final report lets a Running request in flight finish before it drops it. */
+const RUNNING_GRACE_MS = 2_000;
+
+/** The Node's name (design §4): kubernetes.nodeName, else the kubelet's --hostname-override, else the host name. */
+export async function resolveNodeName(cfg: Pick<KubernetesConfig, 'nodeName'>, opts: { envFile?: string; hostname?: () => string } = {}): Promise<string> {
+  const { detectNodeName } = await import('../host/kube/node-name.js');
+  return (await detectNodeName({ configured: cfg.nodeName, ...opts })).name;
+}
+
+export async function startClusterReport(cfg: KubernetesConfig, deps: ClusterReportDeps): Promise<ClusterReport> {
+  const on = cfg.enabled === true || (cfg.enabled === 'auto' && (await exists(cfg.kubeconfig)));
+  if (!on) {
+    deps.log.debug({ kubeconfig: cfg.kubeconfig }, cfg.enabled === false ? 'cluster reporting is off' : `no ${cfg.kubeconfig}; not reporting to the cluster`);
+    return { on: false, nodeName: deps.nodeName, running() {}, final: async () => undefined };
+  }
+  return new Reporter(cfg, deps);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+interface RunningWrite {
+  done: Promise<WriteResult | undefined>;
+  settled: boolean;
+  ctl: AbortController;
+}
+
+class Reporter implements ClusterReport {
+  readonly on = true;
+  readonly nodeName: string;
+  private writer: Promise<NodeWriter> | undefined;
+  private runningWrite: RunningWrite | undefined;
+  private finalWanted = false;
+  private finalDone: Promise<ReportRecord> | undefined;
+
+  constructor(
+    private readonly cfg: KubernetesConfig,
+    private readonly deps: ClusterReportDeps,
+  ) {
+    this.nodeName = deps.nodeName;
+  }
+
+  running(detail?: string): void {
+    if (this.runningWrite || this.finalWanted || this.deps.stop.aborted) return;
+    const budget = this.budget('running', this.cfg.timeoutMs, `kubernetes.timeout (${formatDuration(this.cfg.timeoutMs)}) passed`);
+    const ctl = budget.ctl;
+    const w: RunningWrite = { ctl, settled: false, done: Promise.resolve(undefined) };
+    const started = Date.now();
+    w.done = this.loadWriter()
+      .then((writer) => writer.write(describeRunning(detail), false, { ...budget, keepTrying: () => !this.finalWanted }))
+      .then((r) => {
+        if (r.made) this.deps.log.info({ node: this.nodeName, duration_ms: Date.now() - started }, `reported ${this.cfg.condition}=False/Running to Node ${this.nodeName}`);
+        else this.deps.log.info({ node: this.nodeName }, `could not report Running to Node ${this.nodeName} (the final report will try again): ${r.errors.join('; ')}`);
+        return r;
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        w.settled = true;
+        budget.release();
+      });
+    this.runningWrite = w;
+  }
+
+  final(outcome: Outcome): Promise<ReportRecord> {
+    this.finalDone ??= this.writeFinal(outcome);
+    return this.finalDone;
+  }
+
+  private async writeFinal(outcome: Outcome): Promise<ReportRecord> {
+    this.finalWanted = true;
+    const started = Date.now();
+    const stopped = this.deps.stop.aborted && this.signalled();
+    const ms = stopped ? Math.min(this.cfg.timeoutMs, STOPPED_REPORT_MS) : this.cfg.timeoutMs;
+    const budget = this.budget('final', ms, stopped ? `the ${formatDuration(ms)} allowed after the stop signal passed` : `kubernetes.timeout (${formatDuration(ms)}) passed`);
+    const desc = describeOutcome(outcome);
+    let result: WriteResult;
+    try {
+      const cut = await this.settleRunning(budget.deadline);
+      const writer = await this.loadWriter();
+      result = await writer.write(desc, true, budget);
+      if (result.made && cut) await writer.confirm(desc, budget).catch((err: unknown) => result.errors.push(`confirming the final condition: ${(err as Error).message}`));
+    } catch (err) {
+      result = { made: false, errors: [(err as Error).message] };
+    } finally {
+      budget.release();
+    }
+    const durationMs = Date.now() - started;
+    const what = `${this.cfg.condition}=${desc.status}/${desc.reason}`;
+    if (result.errors.length === 0) {
+      this.deps.log.info({ node: this.nodeName, duration_ms: durationMs }, `reported ${what} to Node ${this.nodeName}`);
+    } else {
+      this.deps.log.warn(
+        { node: this.nodeName, duration_ms: durationMs },
+        `could not report to Node ${this.nodeName}: ${result.errors.join('; ')}; the run's result and exit code are unchanged`,
+      );
+    }
+    return {
+      made: result.made,
+      at: new Date().toISOString(),
+      node: this.nodeName,
+      condition: this.cfg.condition,
+      status: desc.status,
+      reason: desc.reason,
+      durationMs,
+      ...(result.errors.length ? { error: result.errors.join('; ') } : {}),
+    };
+  }
+
+  /** Lets a Running write in flight finish (briefly), else drops it. True when one was cut: the server may still apply it. */
+  private async settleRunning(deadline: number): Promise<boolean> {
+    const w = this.runningWrite;
+    if (!w || w.settled) return false;
+    await Promise.race([w.done, sleep(Math.max(0, Math.min(RUNNING_GRACE_MS, deadline - Date.now())))]);
+    if (w.settled) return false;
+    w.ctl.abort(new Error('the final report took over'));
+    await w.done;
+    return true;
+  }
+
+  private loadWriter(): Promise<NodeWriter> {
+    this.writer ??= import('./cluster-writer.js').then(
+      (m) =>
+        new m.NodeWriter({
+          kubeconfig: this.cfg.kubeconfig,
+          nodeName: this.nodeName,
+          condition: this.cfg.condition,
+          label: this.cfg.label,
+          events: this.cfg.events,
+          ...(this.deps.random ? { random: this.deps.random } : {}),
+        }),
+    );
+    return this.writer;
+  }
+
+  /** Stopped by SIGTERM/SIGINT (or anything but the run deadline): systemd will not wait long. */
+  private signalled(): boolean {
+    const r: unknown = this.deps.stop.reason;
+    return !(r instanceof StopReason && r.kind === 'deadline');
+  }
+
+  /**
+   * A budget of ms: its signal aborts at the end (with `why`), or STOPPED_REPORT_MS after the stop signal for a
+   * final report, or at once on the stop signal for the Running one.
+   */
+  private budget(kind: 'running' | 'final', ms: number, why: string): Budget & { ctl: AbortController; release(): void } {
+    const ctl = new AbortController();
+    const b = { signal: ctl.signal, deadline: Date.now() + ms, ctl, release };
+    let timer = setTimeout(() => ctl.abort(new Error(why)), ms);
+    const onStop = () => {
+      if (kind === 'running') return ctl.abort(new Error('the run was stopped'));
+      if (!this.signalled()) return; // the run deadline: the unit's TimeoutStartSec leaves room for the report
+      const left = Math.min(b.deadline - Date.now(), STOPPED_REPORT_MS);
+      clearTimeout(timer);
+      b.deadline = Date.now() + left;
+      timer = setTimeout(() => ctl.abort(new Error(`the ${formatDuration(STOPPED_REPORT_MS)} allowed after the stop signal passed`)), Math.max(0, left));
+    };
+    const stop = this.deps.stop;
+    if (!stop.aborted) stop.addEventListener('abort', onStop, { once: true });
+    function release() {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+    }
+    return b;
+  }
+}

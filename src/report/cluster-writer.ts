@@ -1,0 +1,129 @@
+import { abortText } from '../host/kube/abort-text.js';
+import { createKubeClient, KubeApiError, type KubeClient } from '../host/kube/api-client.js';
+import { readKubeconfig } from '../host/kube/kubeconfig.js';
+import { createEvent, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
+import { backoffDelay } from '../runner/backoff.js';
+import { sleep } from '../sleep.js';
+import type { Described } from './cluster-outcome.js';
+
+/**
+ * The part of cluster reporting that talks to the API server; loaded only when reporting is on (cluster-report.ts
+ * imports it lazily), so `plan`, `validate`, `status` and `--version` never load the Kubernetes client.
+ */
+export interface WriterConfig {
+  kubeconfig: string;
+  nodeName: string;
+  condition: string;
+  label: string | null;
+  events: boolean;
+  random?: () => number;
+}
+
+export interface Budget {
+  /** Aborted at the budget's end or when the run is stopped; the reason says which. */
+  signal: AbortSignal;
+  deadline: number;
+  /** False once retrying is pointless (the Running report, when the final one wants the stage). */
+  keepTrying?: () => boolean;
+}
+
+export interface WriteResult {
+  /** The condition was written. */
+  made: boolean;
+  /** What could not be written, and why; empty when everything was. */
+  errors: string[];
+}
+
+/** A healthy API server answers in milliseconds; a request past this is retried while the budget lasts. */
+const REQUEST_CAP_MS = 10_000;
+const RETRY_BASE_MS = 250;
+/** An explicit cap: the task retry backoff's own default is not ours to depend on. */
+const RETRY_CAP_MS = 5_000;
+
+export class NodeWriter {
+  private client: Promise<KubeClient> | undefined;
+
+  constructor(private readonly cfg: WriterConfig) {}
+
+  /** Writes the condition; with `final`, also the label and the event. Never throws. */
+  async write(desc: Described, final: boolean, b: Budget): Promise<WriteResult> {
+    const errors: string[] = [];
+    let node: NodeObject;
+    try {
+      const client = await this.connect();
+      node = await this.retrying((o) => getNode(client, this.cfg.nodeName, o), b);
+      await this.retrying((o) => patchNodeStatusCondition(client, this.cfg.nodeName, this.condition(desc, node), o), b);
+    } catch (err) {
+      return { made: false, errors: [`condition ${this.cfg.condition}=${desc.status}/${desc.reason}: ${messageOf(err)}`] };
+    }
+    if (!final) return { made: true, errors };
+    const client = await this.connect();
+    if (this.cfg.label) {
+      const label = this.cfg.label;
+      await this.retrying((o) => patchNodeLabel(client, this.cfg.nodeName, label, desc.label, o), b).catch((err: unknown) => {
+        errors.push(`label ${label}=${desc.label}: ${messageOf(err)}`);
+      });
+    }
+    if (this.cfg.events) {
+      const ev = { node: { name: node.metadata.name, uid: node.metadata.uid }, type: desc.eventType, reason: desc.eventReason, action: 'Run', note: desc.message, time: new Date() };
+      await this.retrying((o) => createEvent(client, ev, o), b).catch((err: unknown) => errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`));
+    }
+    return { made: true, errors };
+  }
+
+  /**
+   * After a Running write was cut in flight, the server may still apply it after the final one. Reads the
+   * Node back once and writes the final condition again if the Running one won.
+   */
+  async confirm(desc: Described, b: Budget): Promise<void> {
+    const client = await this.connect();
+    const node = await this.retrying((o) => getNode(client, this.cfg.nodeName, o), b);
+    const now = node.status?.conditions?.find((c) => c.type === this.cfg.condition);
+    if (now?.status === desc.status && now.reason === desc.reason) return;
+    await this.retrying((o) => patchNodeStatusCondition(client, this.cfg.nodeName, this.condition(desc, node), o), b);
+  }
+
+  /** The condition to write: lastTransitionTime kept while the status stays what it was (meta.SetStatusCondition's rule). */
+  private condition(desc: Described, node: NodeObject): NodeCondition {
+    const now = `${new Date().toISOString().slice(0, 19)}Z`;
+    const current = node.status?.conditions?.find((c) => c.type === this.cfg.condition);
+    const kept = current?.status === desc.status && typeof current.lastTransitionTime === 'string' ? current.lastTransitionTime : undefined;
+    return {
+      type: this.cfg.condition,
+      status: desc.status,
+      reason: desc.reason,
+      message: desc.message,
+      lastTransitionTime: kept ?? now,
+      // Set on every write, as node-problem-detector does: "when did postjoin last say this".
+      lastHeartbeatTime: now,
+    };
+  }
+
+  /** The kubeconfig is read once per run; a read error is the report's error, not the run's. */
+  private connect(): Promise<KubeClient> {
+    this.client ??= readKubeconfig(this.cfg.kubeconfig).then(createKubeClient, (err: unknown) => {
+      this.client = undefined; // the final report reads it again: nodeadm may have written it since
+      throw err;
+    });
+    return this.client;
+  }
+
+  /** One call, retried with backoff while its errors are retryable and the budget lasts. */
+  private async retrying<T>(call: (o: CallOptions) => Promise<T>, b: Budget): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await call({ signal: b.signal, timeoutMs: Math.max(1, Math.min(REQUEST_CAP_MS, b.deadline - Date.now())) });
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || !err.retryable || b.signal.aborted || b.keepTrying?.() === false) throw err;
+        const wait = Math.max(backoffDelay(RETRY_BASE_MS, retry, this.cfg.random, RETRY_CAP_MS), err.retryAfterMs ?? 0);
+        if (Date.now() + wait >= b.deadline) throw new KubeApiError(`${err.message}; no time left to retry within kubernetes.timeout`, false, err.status);
+        await sleep(wait, b.signal);
+        if (b.signal.aborted) throw new KubeApiError(`${err.message}; then ${abortText(b.signal)}`, false, err.status, undefined, err.reason, true);
+      }
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
