@@ -39,9 +39,12 @@ export async function run(ctx: VerbContext): Promise<number> {
   let lock: RunLock | undefined;
   let recorder: RunRecorder;
   try {
+    // The lock first: the previous state (its `done` list) is read only while no other run can change it.
+    const bootId = await readBootId();
+    await StateStore.prepare(ctx.stateDir);
+    lock = await acquireRunLock(ctx.stateDir, bootId);
     const store = await StateStore.open(ctx.stateDir, log);
-    lock = await acquireRunLock(ctx.stateDir);
-    recorder = new RunRecorder(store, await readBootId());
+    recorder = new RunRecorder(store, bootId);
     await recorder.save();
   } catch (err) {
     const message = err instanceof InvalidInput ? err.message : `state dir ${ctx.stateDir} is not usable: ${(err as Error).message}`;

@@ -42,8 +42,11 @@ for (const fn of new Set(hooks.map((h) => h.fn))) {
     if (!h) return original.apply(this, args);
     h.fired = true;
     if (h.when !== 'after') await act(h);
-    const out = await original.apply(this, args);
-    if (h.when === 'after') await act(h);
-    return out;
+    try {
+      return await original.apply(this, args);
+    } finally {
+      // Also after a call that failed: reading a state file that does not exist yet is still "the read".
+      if (h.when === 'after') await act(h);
+    }
   };
 }
