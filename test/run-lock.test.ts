@@ -50,8 +50,10 @@ t.test('(b) a run that has not yet written its lock record is not taken over', a
   const ws = await onceWorkspace();
   const paused = join(ws.dir, 'paused');
   const go = join(ws.dir, 'go');
-  // Held right after it opened the file its lock record goes into, before writing a byte of it.
-  const first = ws.run(fsHooks([{ fn: 'open', path: 'run\\.lock', when: 'after', touch: paused, waitFor: go }]));
+  // Held before its lock record is in place: right after it created run.lock (empty) and before writing its pid
+  // into it, as the old lock did it; or before it renames the record into place, as an atomic write does.
+  const hold = { touch: paused, waitFor: go };
+  const first = ws.run(fsHooks([{ fn: 'open', path: '/run\\.lock$', when: 'after', ...hold }, { fn: 'rename', path: '/run\\.lock$', ...hold }]));
   const firstPid = Number(await waitForFile(paused));
   const second = await ws.run();
   t.equal(second.code, 2, second.stdout.slice(-1500));
