@@ -15,7 +15,7 @@ const COMMON: OptionSpec = {
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  every task succeeded, was already done, or failed with onFailure: continue
-  1  a task failed and stopped the run
+  1  a task failed and stopped the run, or the run was stopped (SIGTERM, runTimeout)
   2  invalid input: usage, config, a task document, or a policy denial; no task was started
   3  readiness was not reached before the deadline; no task was started
   4  a required source could not be read after retries (e.g. IMDS unreachable); no task was started`;

@@ -11,6 +11,7 @@ import { POLL_INTERVAL_MS, probesFor, waitUntilReady } from '../src/readiness/ga
 import { kubeletHealthzProbe } from '../src/readiness/kubelet-healthz.js';
 import type { Probe } from '../src/readiness/probe.js';
 import { describeUnit, unitProbe } from '../src/readiness/unit-probe.js';
+import { StopReason } from '../src/runner/stop-reason.js';
 import { startKubeletStub } from './emulators/kubelet-healthz.js';
 import { standinFor, type Systemd1Standin } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';
@@ -186,12 +187,12 @@ t.test('a probe that throws is an observation; a slow probe does not hold up the
   t.ok(Date.now() - t0 < 4000, `ready after ${Date.now() - t0} ms, not after the slow probe's 5 s`);
 });
 
-t.test('SIGTERM (the stop signal) ends the wait with NotReady naming the reason', async (t) => {
+t.test('SIGTERM (the stop signal) ends the wait as a stop (exit 1), not as "not ready", naming what was still not ready', async (t) => {
   const ctl = new AbortController();
   const { deps } = gateDeps(30_000, ctl.signal);
   const p: Probe = { name: 'never', check: async () => ({ ready: false, detail: 'nope' }) };
-  setTimeout(() => ctl.abort(), 100);
-  await t.rejects(waitUntilReady([p], deps), { exitCode: 3, message: /^aborted while waiting for readiness: never: nope/ });
+  setTimeout(() => ctl.abort(StopReason.signal('SIGTERM')), 100);
+  await t.rejects(waitUntilReady([p], deps), { name: 'Stopped', exitCode: 1, message: /^stopped by SIGTERM while waiting for readiness; still not ready: never: nope/ });
 });
 
 async function waitForMessage(mem: { messages(): string[] }, msg: string, timeoutMs = 20_000): Promise<void> {

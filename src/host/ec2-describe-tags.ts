@@ -4,6 +4,7 @@
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
 import { SourceUnreadable } from '../errors.js';
+import { Stopped, raceStop, reasonOf } from '../runner/stop-reason.js';
 import { SDK_IMDS } from './sdk-imds.js';
 
 /**
@@ -43,6 +44,8 @@ export interface DescribeTagsOptions {
   log: Logger;
   /** Default: AWS_ENDPOINT_URL_EC2, else the SDK's regional endpoint. */
   endpoint?: string;
+  /** The run's stop: ends the call at once, in flight, in the SDK's retry backoff or in its credential lookup. */
+  stop?: AbortSignal;
 }
 
 /**
@@ -65,14 +68,21 @@ export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<M
       }),
   );
   try {
-    const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [opts.instanceId] }));
+    // The SDK honours abortSignal in flight and in its backoff, but not while its credential chain asks IMDS for
+    // the role: the race ends the wait there too. Whatever the SDK still has pending is dropped with the client.
+    const out = await raceStop(
+      client.send(new DescribeInstancesCommand({ InstanceIds: [opts.instanceId] }), opts.stop ? { abortSignal: opts.stop } : {}),
+      opts.stop,
+      () => `calling EC2 DescribeInstances for ${opts.instanceId}`,
+    );
     const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === opts.instanceId);
     if (!instance) throw new SourceUnreadable('tags', `EC2 DescribeInstances did not return this instance (${opts.instanceId})`);
     const attempts = out.$metadata.attempts ?? 1;
     if (attempts > 1) opts.log.info({ attempts }, `EC2 DescribeInstances answered after ${attempts} attempts`);
     return new Map((instance.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? ''] as const])));
   } catch (err) {
-    if (err instanceof SourceUnreadable) throw err;
+    if (err instanceof SourceUnreadable || err instanceof Stopped) throw err;
+    if (opts.stop?.aborted) throw new Stopped(`${reasonOf(opts.stop)} while calling EC2 DescribeInstances for ${opts.instanceId}`);
     throw explain(err, opts);
   } finally {
     client.destroy();

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { formatDuration } from '../duration.js';
 import { SourceUnreadable } from '../errors.js';
 import { backoffDelay } from '../runner/backoff.js';
+import { Stopped, reasonOf } from '../runner/stop-reason.js';
 import { sleep } from '../sleep.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
@@ -25,6 +26,8 @@ export interface ImdsClientOptions {
   tokenTtlSeconds?: number;
   log?: Logger;
   random?: () => number;
+  /** The run's stop (SIGTERM, the run deadline): ends a read at once, in flight or in its backoff, with Stopped. */
+  stop?: AbortSignal;
 }
 
 /**
@@ -81,8 +84,11 @@ class Imdsv2Client implements ImdsClient {
 
   async get(path: string): Promise<Buffer | undefined> {
     const deadline = Date.now() + this.budgetMs;
+    let lastError: string | undefined;
     for (let retry = 0; ; retry++) {
+      this.throwIfStopped(path, lastError);
       const outcome = await this.attempt(path, deadline);
+      this.throwIfStopped(path, lastError);
       if (outcome.kind === 'ok') return outcome.body;
       if (outcome.kind === 'absent') return undefined;
       if (outcome.kind === 'fatal') throw this.unreadable(path, outcome.reason);
@@ -93,8 +99,14 @@ class Imdsv2Client implements ImdsClient {
       // The first failure is worth a line in the journal; the retries after it are not.
       const log = retry === 0 ? this.opts.log?.warn.bind(this.opts.log) : this.opts.log?.debug.bind(this.opts.log);
       log?.({ path, retry: retry + 1, reason: outcome.reason }, `IMDS ${path}: ${outcome.reason}; retrying within imds.budget`);
-      await sleep(wait);
+      lastError = outcome.reason;
+      await sleep(wait, this.opts.stop);
     }
+  }
+
+  private throwIfStopped(path: string, lastError: string | undefined): void {
+    const stop = this.opts.stop;
+    if (stop?.aborted) throw new Stopped(`${reasonOf(stop)} while reading IMDS ${path}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
 
   private async attempt(path: string, deadline: number): Promise<Attempt> {
@@ -133,6 +145,7 @@ class Imdsv2Client implements ImdsClient {
   /** One HTTP exchange, bounded by the per-request timeout and the read's deadline. */
   private send(method: 'GET' | 'PUT', path: string, headers: Record<string, string>, deadline: number): Promise<Answer | Failure> {
     const timeoutMs = Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()));
+    if (this.opts.stop?.aborted) return Promise.resolve({ failure: 'stopped', retry: false });
     return new Promise((resolve) => {
       let settled = false;
       const done = (v: Answer | Failure) => {
@@ -160,6 +173,14 @@ class Imdsv2Client implements ImdsClient {
         req.destroy();
         done({ failure: `no answer within ${formatDuration(timeoutMs)}`, retry: true });
       }, timeoutMs);
+      // A stop abandons the request in flight; get() then throws Stopped.
+      const stop = this.opts.stop;
+      const onStop = () => {
+        req.destroy();
+        done({ failure: 'stopped', retry: false });
+      };
+      stop?.addEventListener('abort', onStop, { once: true });
+      req.on('close', () => stop?.removeEventListener('abort', onStop));
       req.on('error', (err: NodeJS.ErrnoException) => done({ failure: err.code ? `${err.code}: ${err.message}` : err.message, retry: true }));
       req.end();
     });

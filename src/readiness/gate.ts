@@ -4,7 +4,7 @@ import { createHost, type Host } from '../host/host.js';
 import { formatDuration } from '../duration.js';
 import { NotReady } from '../errors.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
-import { reasonOf } from '../runner/stop-reason.js';
+import { Stopped, reasonOf } from '../runner/stop-reason.js';
 import { sleep } from '../sleep.js';
 import { containerdProbe } from './containerd-probe.js';
 import { kubeletHealthzProbe } from './kubelet-healthz.js';
@@ -13,6 +13,8 @@ import { unitProbe } from './unit-probe.js';
 
 /** The poll of probes that set none. kubelet healthz, containerd and the units each set their own. */
 export const POLL_INTERVAL_MS = 50;
+/** How long a run that ends here (not ready, stopped) waits for its probes to let go: a hung bus must not hold it. */
+const RELEASE_GRACE_MS = 500;
 
 /**
  * The probes the config asks for; an empty list means readiness is switched off. Unit probes share `host`'s
@@ -57,8 +59,9 @@ interface Seen extends Observation {
 }
 
 /**
- * Waits until the latest observation of every probe is ready, or throws NotReady naming each probe still
- * failing with its last observation and how long ago it was made.
+ * Waits until the latest observation of every probe is ready, or throws NotReady (exit 3) naming each probe
+ * still failing with its last observation and how long ago it was made. A stop (SIGTERM, the run deadline)
+ * is not "not ready": it throws Stopped (exit 1), naming the stop and what was still not ready.
  *
  * Each probe runs its own loop on its own interval, so a slow probe (a healthz request that hangs for its
  * 2 s timeout) never delays the others, and a probe that signals a change is re-checked at once. The gate
@@ -118,7 +121,7 @@ export async function waitUntilReady(probes: Probe[], deps: GateDeps): Promise<v
     }
   };
 
-  const onStop = () => settle(new NotReady(`${reasonOf(deps.stop)} while waiting for readiness: ${describe(probes, last, Date.now(), started)}`));
+  const onStop = () => settle(new Stopped(`${reasonOf(deps.stop)} while waiting for readiness; still not ready: ${describe(probes, last, Date.now(), started)}`));
   const deadline = setTimeout(
     () => settle(new NotReady(`not ready after ${formatDuration(deps.timeoutMs)}: ${describe(probes, last, Date.now(), started)}`)),
     deps.timeoutMs,
@@ -135,7 +138,12 @@ export async function waitUntilReady(probes: Probe[], deps: GateDeps): Promise<v
     deps.stop.removeEventListener('abort', onStop);
     // Releasing the probes (a RemoveMatch round trip, a gRPC channel) is kept off the path to the first task.
     const closing = Promise.all(probes.map((p) => p.close?.().catch(() => {})));
-    if (!ready) await closing;
+    if (!ready) {
+      // The run's own host.close() ends whatever a probe could not release in time.
+      const enough = new AbortController();
+      await Promise.race([closing, sleep(RELEASE_GRACE_MS, enough.signal)]);
+      enough.abort();
+    }
   }
 }
 

@@ -1,42 +1,81 @@
-import { open, readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInput } from '../errors.js';
+import { askAbstractLockHolder, bindAbstractLock } from '../host/abstract-socket-lock.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
+
+export const RUN_LOCK_FILE = 'run.lock';
 
 export interface RunLock {
   release(): Promise<void>;
 }
 
-/**
- * One run at a time per state dir: a second `postjoin run` started by hand while the unit runs would
- * otherwise run every task twice. A lock left by a dead process (SIGKILL, power loss) is taken over.
- */
-export async function acquireRunLock(dir: string): Promise<RunLock> {
-  const path = join(dir, 'run.lock');
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return { release: () => rm(path, { force: true }) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(holder) && holder > 0 && (await isPostjoin(holder))) {
-      throw new InvalidInput({ source: `state dir ${dir}`, message: `another postjoin run (pid ${holder}) is in progress; see ${path}` });
-    }
-    await rm(path, { force: true });
-  }
-  throw new InvalidInput({ source: `state dir ${dir}`, message: `cannot take ${path}` });
+/** Who holds the lock: what `run.lock` says, and what the holder answers on its lock socket. */
+export interface RunLockRecord {
+  pid: number;
+  bootId?: string;
+  /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): with bootId, it names one process. */
+  startTime?: string;
+  startedAt: string;
 }
 
-async function isPostjoin(pid: number): Promise<boolean> {
-  if (pid === process.pid) return false;
+/**
+ * One run at a time per state dir: a second `postjoin run` started by hand while the unit runs would
+ * otherwise run every task twice. The lock itself is held by the kernel (an abstract UNIX socket named after
+ * the state dir's device and inode, see host/abstract-socket-lock.ts), so it is released however the holder
+ * ends and no pid is ever trusted. `run.lock` in the state dir is only a record for people (`cat` it): written
+ * atomically after the lock is taken, and removed by its writer alone.
+ */
+export async function acquireRunLock(dir: string, bootId?: string): Promise<RunLock> {
+  const path = join(dir, RUN_LOCK_FILE);
+  const { dev, ino } = await stat(dir, { bigint: true });
+  const name = `postjoin-run-${dev}:${ino}`;
+  const record: RunLockRecord = { pid: process.pid, ...(bootId ? { bootId } : {}), ...(await ownStartTime()), startedAt: new Date().toISOString() };
+  const text = `${JSON.stringify(record)}\n`;
+  const attempt = await bindAbstractLock(name, () => text.trim()).catch((err: unknown) => {
+    throw new InvalidInput({ source: `state dir ${dir}`, message: `cannot take the run lock: ${(err as Error).message}` });
+  });
+  if ('busy' in attempt) throw await refusal(dir, path, name);
   try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
+    // Not fsynced: after a crash the record is stale whatever it says, and the kernel lock is gone anyway.
+    await writeFileAtomic(path, text, { durable: false });
+  } catch (err) {
+    await attempt.held.release();
+    throw err;
   }
-  const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return cmd.includes('postjoin');
+  return {
+    async release() {
+      // While the lock is still ours nobody else writes the record, so what we read is what we remove.
+      if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true });
+      await attempt.held.release();
+    },
+  };
+}
+
+async function refusal(dir: string, path: string, name: string): Promise<InvalidInput> {
+  const source = `state dir ${dir}`;
+  const holder = parseRecord(await askAbstractLockHolder(name));
+  if (holder) {
+    return new InvalidInput({ source, message: `another postjoin run (pid ${holder.pid}) is in progress, started ${holder.startedAt}; see ${path}` });
+  }
+  return new InvalidInput({
+    source,
+    message: `another process holds this state dir's run lock (the abstract socket @${name}) and does not say it is a postjoin run; \`ss -xlp | grep ${name}\` names it`,
+  });
+}
+
+function parseRecord(text: string | undefined): RunLockRecord | undefined {
+  try {
+    const r = JSON.parse(text ?? '') as Partial<RunLockRecord>;
+    return Number.isInteger(r.pid) && typeof r.startedAt === 'string' ? (r as RunLockRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function ownStartTime(): Promise<{ startTime?: string }> {
+  const stat = await readFile('/proc/self/stat', 'utf8').catch(() => '');
+  // Fields after the command name, which is in parentheses and may itself hold spaces; starttime is field 22.
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return startTime ? { startTime } : {};
 }

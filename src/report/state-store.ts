@@ -37,10 +37,16 @@ export class StateStore {
     readonly previous: RunState | undefined,
   ) {}
 
-  static async open(dir: string, log: Logger): Promise<StateStore> {
+  /** Creates the directory 0700, or tightens it to 0700: `run` does this first, to take its lock in it. */
+  static async prepare(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const s = await stat(dir);
     if ((s.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+  }
+
+  /** Reads the previous state. `run` calls it only while it holds the run lock, so the state cannot be stale. */
+  static async open(dir: string, log: Logger): Promise<StateStore> {
+    await StateStore.prepare(dir);
     const loaded = await readState(dir);
     if (loaded.kind === 'corrupt') {
       const aside = join(dir, `${STATE_FILE}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`);

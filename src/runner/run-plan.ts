@@ -38,7 +38,8 @@ export async function runPlan(plan: Plan, deps: PlanRunDeps): Promise<PlanOutcom
       deps.notify.status(`task ${i + 1}/${total} ${step.name}`);
       const failed = isGroup(step) ? await runGroup(step, label, deps, counts) : await runOne(step, label, deps, counts);
       if (failed) {
-        stopMessage = `task "${step.name}" failed: ${failed}`;
+        // A stop fails whatever was running; the run's message leads with the stop, not with its symptom.
+        stopMessage = deps.stop.aborted ? `${reasonOf(deps.stop)} during ${isGroup(step) ? 'group' : 'task'} "${step.name}"` : `task "${step.name}" failed: ${failed}`;
         break;
       }
     }
@@ -48,6 +49,12 @@ export async function runPlan(plan: Plan, deps: PlanRunDeps): Promise<PlanOutcom
     deps.log.error(`${err.message}; stopping so that no task runs unrecorded`);
   }
   counts['not-run'] = deps.recorder.state.tasks.filter((t) => t.status === 'not-run' && !isGroupRow(plan, t.name)).length;
+  // However the loop ended, a run that was stopped before every task ran has not succeeded.
+  if (deps.stop.aborted && counts['not-run'] > 0) {
+    const first = deps.recorder.state.tasks.find((t) => t.status === 'not-run');
+    stopMessage ??= `${reasonOf(deps.stop)} before task "${first?.group ?? first?.name}"`;
+    stopMessage += `; ${counts['not-run']} ${counts['not-run'] === 1 ? 'task' : 'tasks'} not run`;
+  }
   return stopMessage ? { exitCode: 1, counts, message: stopMessage } : { exitCode: 0, counts };
 }
 
@@ -91,6 +98,9 @@ async function runGroup(group: ParallelGroup, label: string, deps: PlanRunDeps, 
     () => memberError === undefined && !deps.stop.aborted,
   );
   const members = r.state.tasks.filter((t) => t.group === group.name);
+  // Members a stop kept from starting: the group did not run to its end, whatever the members that ran did.
+  const notRun = members.filter((m) => m.status === 'not-run').length;
+  if (!memberError && notRun > 0 && deps.stop.aborted) memberError = `${reasonOf(deps.stop)}; ${notRun} of ${members.length} members not run`;
   const status = memberError
     ? group.onFailure === 'continue' && !deps.stop.aborted
       ? 'continued'

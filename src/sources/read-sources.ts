@@ -1,6 +1,7 @@
 import { InvalidInput, SourceUnreadable, type Problem } from '../errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { taskSources } from './registry.js';
+import { throwIfStopped } from '../runner/stop-reason.js';
 import type { SourceContext } from './source.js';
 
 /**
@@ -11,6 +12,7 @@ export async function readSources(ctx: SourceContext): Promise<SourcedTask[]> {
   const out: SourcedTask[] = [];
   const problems: Problem[] = [];
   for (const name of ctx.config.sources) {
+    throwIfStopped(ctx.stop, 'reading the task sources');
     const source = taskSources[name];
     if (!source) throw new SourceUnreadable(name, `source "${name}" is not available in this build`);
     try {

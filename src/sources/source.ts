@@ -11,6 +11,11 @@ export interface SourceContext {
    * the config on first use when the caller did not pass one (see `sourceImds`).
    */
   imds?: ImdsClient;
+  /**
+   * The run's one stop signal (SIGTERM, the run deadline): every wait a source makes (IMDS, EC2) ends with
+   * Stopped when it fires. Absent for verbs that are not a run (`plan`).
+   */
+  stop?: AbortSignal;
 }
 
 /**
@@ -26,6 +31,6 @@ export interface TaskSource {
 
 /** The run's IMDS client, created on first use. (The config refuses IMDS sources when `imds.enabled` is false.) */
 export function sourceImds(ctx: SourceContext): ImdsClient {
-  ctx.imds ??= createImdsClient({ budgetMs: ctx.config.imds.budgetMs, log: ctx.log });
+  ctx.imds ??= createImdsClient({ budgetMs: ctx.config.imds.budgetMs, log: ctx.log, ...(ctx.stop ? { stop: ctx.stop } : {}) });
   return ctx.imds;
 }

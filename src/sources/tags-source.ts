@@ -21,7 +21,7 @@ export const tagsSource: TaskSource = {
       ctx.log.debug({ instanceId, region }, 'tags are not in instance metadata; asking EC2 DescribeInstances');
       // Loaded only here: the EC2 client is most of the bundle, and most nodes never need it.
       const { describeInstanceTags } = await import('../host/ec2-describe-tags.js');
-      tags = await describeInstanceTags({ instanceId, region, log: ctx.log });
+      tags = await describeInstanceTags({ instanceId, region, log: ctx.log, ...(ctx.stop ? { stop: ctx.stop } : {}) });
     }
     const enabled = tags.get(ENABLED_KEY)?.trim().toLowerCase();
     if (enabled !== undefined && enabled !== 'true' && enabled !== 'false') {

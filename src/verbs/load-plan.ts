@@ -15,9 +15,10 @@ export async function loadAgentConfig(path: string, log: Logger): Promise<AgentC
 
 /**
  * The part `run` and `plan` share: config, then every source, then one validated plan. `imds` is the run's
- * shared client (one session token for sources and identity); without it, one is made on first use.
+ * shared client (one session token for sources and identity); without it, one is made on first use. `stop`
+ * is the run's stop signal, which ends every wait for a source (IMDS, EC2) with Stopped.
  */
-export async function loadPlan(config: AgentConfig, log: Logger, imds?: ImdsClient): Promise<Plan> {
-  const sourced = await readSources({ config, log, ...(imds ? { imds } : {}) });
+export async function loadPlan(config: AgentConfig, log: Logger, imds?: ImdsClient, stop?: AbortSignal): Promise<Plan> {
+  const sourced = await readSources({ config, log, ...(imds ? { imds } : {}), ...(stop ? { stop } : {}) });
   return buildPlan(sourced, config.policy);
 }

@@ -13,7 +13,7 @@ import { RunRecorder } from '../report/run-recorder.js';
 import { StateStore } from '../report/state-store.js';
 import { createStatusReporter } from '../report/systemd-notify.js';
 import { runPlan } from '../runner/run-plan.js';
-import { StopReason } from '../runner/stop-reason.js';
+import { StopReason, Stopped, reasonOf, throwIfStopped } from '../runner/stop-reason.js';
 import { formatDuration } from '../duration.js';
 import { loadAgentConfig, loadPlan } from './load-plan.js';
 import type { VerbContext } from './verb.js';
@@ -27,6 +27,8 @@ export async function run(ctx: VerbContext): Promise<number> {
   const log = createLogger({ fd: 1, level: ctx.logLevel });
   const notify = createStatusReporter();
   const started = Date.now();
+  // The run's one stop signal (SIGTERM, SIGINT, runTimeout). Every wait gets it, before the tasks (IMDS, EC2,
+  // readiness) as during them, and ends at once with a stop: exit 1, the state recorded.
   const stopper = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     log.warn(`received ${sig}; stopping the running task and recording state`);
@@ -39,9 +41,12 @@ export async function run(ctx: VerbContext): Promise<number> {
   let lock: RunLock | undefined;
   let recorder: RunRecorder;
   try {
+    // The lock first: the previous state (its `done` list) is read only while no other run can change it.
+    const bootId = await readBootId();
+    await StateStore.prepare(ctx.stateDir);
+    lock = await acquireRunLock(ctx.stateDir, bootId);
     const store = await StateStore.open(ctx.stateDir, log);
-    lock = await acquireRunLock(ctx.stateDir);
-    recorder = new RunRecorder(store, await readBootId());
+    recorder = new RunRecorder(store, bootId);
     await recorder.save();
   } catch (err) {
     const message = err instanceof InvalidInput ? err.message : `state dir ${ctx.stateDir} is not usable: ${(err as Error).message}`;
@@ -54,31 +59,40 @@ export async function run(ctx: VerbContext): Promise<number> {
   let exitCode: number = ExitCode.ok;
   let message: string | undefined;
   let deadline: NodeJS.Timeout | undefined;
+  const stop = stopper.signal;
+  let doing = 'loading the config';
   try {
     notify.status('loading config and sources');
     const config = await loadAgentConfig(ctx.configPath, log);
     deadline = setTimeout(() => stopper.abort(StopReason.deadline(config.runTimeoutMs)), config.runTimeoutMs);
-    const imds = config.imds.enabled ? createImdsClient({ budgetMs: config.imds.budgetMs, log }) : undefined;
-    const plan = await loadPlan(config, log, imds);
+    doing = 'reading the task sources';
+    const imds = config.imds.enabled ? createImdsClient({ budgetMs: config.imds.budgetMs, log, stop }) : undefined;
+    const plan = await loadPlan(config, log, imds, stop);
+    throwIfStopped(stop, doing);
     recorder.setPlan(plan);
     const tasks = allTasks(plan).length;
     log.info({ steps: plan.steps.length, tasks }, `plan is valid: ${plan.steps.length} step(s), ${tasks} task(s)`);
+    doing = 'reading the instance ID';
     const identity = imds ? imdsIdentity(imds) : machineIdIdentity(ctx.stateDir);
     const instanceId = await identity.instanceId();
+    throwIfStopped(stop, doing);
     recorder.setInstanceId(instanceId);
     await recorder.save();
     void loadProcessRunner().catch(() => {}); // off the path from readiness to the first task's spawn
-    await waitUntilReady(probesFor(config, host), { log, notify, stop: stopper.signal, timeoutMs: config.readiness.timeoutMs });
+    doing = 'waiting for readiness';
+    await waitUntilReady(probesFor(config, host), { log, notify, stop, timeoutMs: config.readiness.timeoutMs });
     const outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop: stopper.signal });
     exitCode = outcome.exitCode;
     message = outcome.message;
     summarize(log, plan, outcome.counts, exitCode, message, Date.now() - started);
-  } catch (err) {
+  } catch (caught) {
+    // Whatever a wait failed with once the stop fired (an aborted request, a budget cut short), the stop is the
+    // cause. Invalid input is not: it is reported as such even when a stop came too.
+    const err = stop.aborted && !(caught instanceof Stopped) && !(caught instanceof InvalidInput) ? new Stopped(`${reasonOf(stop)} while ${doing} (${(caught as Error).message})`) : caught;
     exitCode = err instanceof PostjoinError ? err.exitCode : ExitCode.taskFailed;
     message = reportFailure(log, err);
   } finally {
     if (deadline) clearTimeout(deadline);
-    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
     recorder.finish(exitCode, message);
     try {
       await recorder.save();
@@ -88,6 +102,8 @@ export async function run(ctx: VerbContext): Promise<number> {
     }
     notify.status(exitCode === 0 ? 'done: all tasks succeeded' : `failed (exit ${exitCode}): ${message ?? ''}`);
     await Promise.all([notify.flush(), host.close(), lock.release().catch(() => {})]);
+    // Only now: a second SIGTERM while the final state is written must not kill the agent before it is.
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
   }
   return exitCode;
 }
