@@ -2,6 +2,7 @@
 // outside review found is made deterministic with a preload (test/helpers/fs-hooks.cjs) that holds one run at the
 // exact fs call where the window is, while a second run starts.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -100,17 +101,42 @@ t.test('(d) a stale record whose pid now belongs to a live "postjoin" process, f
   }
 });
 
-t.test('a process that is not a postjoin run holding the lock name: exit 2, naming the socket and how to find the holder', async (t) => {
+t.test('a local user who binds the name derivable from the state dir alone (or an old boot\'s name) does not block a run', async (t) => {
+  // The abstract namespace has no permissions: any process in the node's network namespace (a hostNetwork pod)
+  // may bind any name. The lock's name must therefore not be something it can compute or reuse.
   const ws = await onceWorkspace();
   await mkdir(ws.stateDir, { mode: 0o700 });
   const { dev, ino } = await stat(ws.stateDir, { bigint: true });
-  const name = `postjoin-run-${dev}:${ino}`;
+  const squatter = createServer((s) => s.destroy());
+  await new Promise<void>((r) => squatter.listen({ path: `\0postjoin-run-${dev}:${ino}` }, r));
+  t.teardown(() => new Promise((r) => squatter.close(r)));
+  const first = await ws.run();
+  t.equal(first.code, 0, first.stdout);
+  t.equal(await lineCount(ws.marker), 1);
+  // The name the first run used is visible in /proc/net/unix while it runs; a squatter taking it afterwards
+  // blocks at most a second run of the same boot, never the next boot's (another boot id, another name).
+  const used = lockName(await readFile(join(ws.stateDir, 'lock.key')), 'boot-a', dev, ino);
+  t.not(used, lockName(await readFile(join(ws.stateDir, 'lock.key')), 'boot-b', dev, ino));
+  t.equal((await stat(join(ws.stateDir, 'lock.key'))).mode & 0o777, 0o600, 'the key that names the lock is root-only');
+});
+
+t.test('a process that is not a postjoin run holding the lock name: exit 2, naming the socket and how to find the holder', async (t) => {
+  const ws = await onceWorkspace();
+  // A first run makes the state dir and its lock key; the squatter then takes this boot's name.
+  t.equal((await ws.run()).code, 0);
+  const { dev, ino } = await stat(ws.stateDir, { bigint: true });
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+  const name = lockName(await readFile(join(ws.stateDir, 'lock.key')), bootId, dev, ino);
   const squatter = createServer((s) => s.destroy());
   await new Promise<void>((r) => squatter.listen({ path: `\0${name}` }, r));
   t.teardown(() => new Promise((r) => squatter.close(r)));
   const r = await ws.run();
   t.equal(r.code, 2);
   t.match(logLines(r.stdout).at(-1), { level: 'error', msg: `state dir ${ws.stateDir}: another process holds this state dir's run lock (the abstract socket @${name}) and does not say it is a postjoin run; \`ss -xlp | grep ${name}\` names it; no task was started, and this run cannot be recorded` });
-  t.equal(await lineCount(ws.marker), 0);
-  t.notOk(await exists(join(ws.stateDir, 'state.json')));
+  t.equal(await lineCount(ws.marker), 1);
 });
+
+/** The lock's name as the agent derives it (src/report/run-lock.ts), recomputed here from its parts. */
+function lockName(key: Buffer, bootId: string, dev: bigint, ino: bigint): string {
+  return `postjoin-run-${createHmac('sha256', key).update(`${bootId}:${dev}:${ino}`).digest('hex').slice(0, 32)}`;
+}

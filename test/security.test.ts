@@ -54,7 +54,8 @@ t.test('the state dir is 0700 (tightened if it existed wider) and state.json 060
   t.equal(r.code, 0);
   t.equal((await stat(ws.stateDir)).mode & 0o777, 0o700);
   t.equal((await stat(join(ws.stateDir, 'state.json'))).mode & 0o777, 0o600);
-  t.same(await readdir(ws.stateDir), ['state.json'], 'no temporary state file and no lock left behind');
+  t.same((await readdir(ws.stateDir)).sort(), ['lock.key', 'state.json'], 'no temporary state file and no lock left behind');
+  t.equal((await stat(join(ws.stateDir, 'lock.key'))).mode & 0o777, 0o600, 'the key that names the run lock is root-only');
 });
 
 t.test('a script body runs from a private directory: 0700, randomly named, the file 0600, all removed afterwards', async (t) => {

@@ -86,17 +86,17 @@ t.test('one run at a time per state dir: the lock is the kernel\'s, run.lock is 
   // Held, whatever run.lock says: even emptied, or naming a dead pid, it is not taken over.
   for (const text of ['', '999999999\n']) {
     await writeFile(join(dir, 'run.lock'), text);
-    const err = await acquireRunLock(dir).catch((e: unknown) => e);
+    const err = await acquireRunLock(dir, 'boot-1').catch((e: unknown) => e);
     t.type(err, InvalidInput);
     t.match((err as Error).message, new RegExp(`another postjoin run \\(pid ${process.pid}\\) is in progress, started `));
   }
   await lock.release();
   t.equal(await readFile(join(dir, 'run.lock'), 'utf8'), '999999999\n', 'a record it did not write is left alone');
   // Released: a stale record (a pid that is now some live "postjoin" process, say) does not matter.
-  const again = await acquireRunLock(dir);
+  const again = await acquireRunLock(dir, 'boot-1');
   t.equal(JSON.parse(await readFile(join(dir, 'run.lock'), 'utf8')).pid, process.pid);
   await again.release();
-  t.same(await readdir(dir), [], 'its own record removed');
+  t.same(await readdir(dir), ['lock.key'], 'its own record removed; the key the lock is named with stays');
 });
 
 t.test('instance identity without IMDS: machine-id, then a generated ID kept in the state dir', async (t) => {

@@ -1,10 +1,14 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { createHmac, randomBytes } from 'node:crypto';
+import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInput } from '../errors.js';
 import { askAbstractLockHolder, bindAbstractLock } from '../host/abstract-socket-lock.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
 
 export const RUN_LOCK_FILE = 'run.lock';
+/** The secret the lock's name is derived from: in the root-only state dir, so no other user can know the name. */
+export const LOCK_KEY_FILE = 'lock.key';
+const KEY_BYTES = 32;
 
 export interface RunLock {
   release(): Promise<void>;
@@ -22,14 +26,20 @@ export interface RunLockRecord {
 /**
  * One run at a time per state dir: a second `postjoin run` started by hand while the unit runs would
  * otherwise run every task twice. The lock itself is held by the kernel (an abstract UNIX socket named after
- * the state dir's device and inode, see host/abstract-socket-lock.ts), so it is released however the holder
- * ends and no pid is ever trusted. `run.lock` in the state dir is only a record for people (`cat` it): written
- * atomically after the lock is taken, and removed by its writer alone.
+ * the state dir, see host/abstract-socket-lock.ts), so it is released however the holder ends and no pid is
+ * ever trusted. `run.lock` in the state dir is only a record for people (`cat` it): written atomically after the
+ * lock is taken, and removed by its writer alone.
+ *
+ * The abstract namespace has no permissions: any process in the node's network namespace (a hostNetwork pod)
+ * may bind any name first and so block every run. The name is therefore an HMAC of the state dir's identity and
+ * this boot's id under a key only root can read (`lock.key`, 0600 in the 0700 state dir): nobody else can compute
+ * it, and the one a squatter may see in /proc/net/unix during a run is worthless after the next reboot.
  */
 export async function acquireRunLock(dir: string, bootId?: string): Promise<RunLock> {
   const path = join(dir, RUN_LOCK_FILE);
   const { dev, ino } = await stat(dir, { bigint: true });
-  const name = `postjoin-run-${dev}:${ino}`;
+  const key = await lockKey(dir);
+  const name = `postjoin-run-${createHmac('sha256', key).update(`${bootId ?? ''}:${dev}:${ino}`).digest('hex').slice(0, 32)}`;
   const record: RunLockRecord = { pid: process.pid, ...(bootId ? { bootId } : {}), ...(await ownStartTime()), startedAt: new Date().toISOString() };
   const text = `${JSON.stringify(record)}\n`;
   const attempt = await bindAbstractLock(name, () => text.trim()).catch((err: unknown) => {
@@ -62,6 +72,37 @@ async function refusal(dir: string, path: string, name: string): Promise<Invalid
     source,
     message: `another process holds this state dir's run lock (the abstract socket @${name}) and does not say it is a postjoin run; \`ss -xlp | grep ${name}\` names it`,
   });
+}
+
+/**
+ * The state dir's lock key, made once. It appears complete or not at all (written beside, then linked into
+ * place), so two first runs racing to make it end up with the same key, and a half-written key is never read.
+ */
+async function lockKey(dir: string): Promise<Buffer> {
+  const path = join(dir, LOCK_KEY_FILE);
+  const existing = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing && existing.length === KEY_BYTES) return existing;
+  const tmp = join(dir, `.${LOCK_KEY_FILE}.${randomBytes(8).toString('hex')}`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(randomBytes(KEY_BYTES));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    // A key of the wrong length (truncated by a crash before this scheme wrote keys whole) is replaced.
+    if (existing) await rm(path, { force: true });
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  return readFile(path);
 }
 
 function parseRecord(text: string | undefined): RunLockRecord | undefined {
