@@ -108,3 +108,15 @@ t.test('pull, unit and wait compile too (each runs once its kind is registered)'
     t.match(problems('  - { name: p, pull: { images: [a.io/x:1], concurrency: 2 } }\n'), [/task "p": pull.concurrency cannot be written in a tag/]);
   }
 });
+
+t.test('tags warns about what the node\'s default policy will refuse: exec and script tags, unit tags without policy.units', async (t) => {
+  const path = await taskFile(`  - { name: 10-agent, unit: { name: amazon-cloudwatch-agent.service, action: restart } }
+  - { name: 20-hello, exec: { command: /bin/echo } }
+  - { name: 30-warm, pull: { images: [public.ecr.aws/eks-distro/kubernetes/pause:3.9] } }
+`);
+  const r = await runCli(['tags', '--tasks', path]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /postjoin tags: note: postjoin:10-agent is a unit task: the node runs it only where its policy\.units names amazon-cloudwatch-agent\.service \(empty policy\.units refuses every unit task from tags\)/);
+  t.match(r.stderr, /postjoin tags: note: postjoin:20-hello is an exec task, which the default policy refuses from tags: the node's policy\.tags\.allow must list exec/);
+  t.notMatch(r.stderr, /30-warm/, 'a pull tag needs nothing more');
+});

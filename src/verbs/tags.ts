@@ -1,3 +1,4 @@
+import { agentConfigSchema, toAgentConfig } from '../config/agent-config.js';
 import { InvalidInput } from '../errors.js';
 import { compileTags } from '../sources/tag-compile.js';
 import { TAGS_PER_RESOURCE } from '../sources/tag-grammar.js';
@@ -20,6 +21,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   const note = `${tags.length} postjoin tag(s)${other ? ` and ${other} other tag(s)` : ''}: ${used} of EC2's ${TAGS_PER_RESOURCE} per instance`;
   if (used > TAGS_PER_RESOURCE) process.stderr.write(`postjoin tags: warning: ${note}; the instance cannot carry them all\n`);
   else process.stderr.write(`postjoin tags: ${note}; the instance's own tags (Name, eks:*, kubernetes.io/*) count too, aws:* ones do not\n`);
+  for (const note of policyNotes(file.plan.steps, tags)) process.stderr.write(`postjoin tags: note: ${note}\n`);
   if (ctx.output === 'json') ctx.stdout.write(`${JSON.stringify(tags, null, 2)}\n`);
   else ctx.stdout.write(tags.map((t) => `${t.Key}=${t.Value}\n`).join(''));
   return 0;
@@ -32,4 +34,21 @@ function otherTags(v: unknown): number {
     throw new InvalidInput({ source: 'usage', message: `--other-tags takes the number of tags the instance carries besides postjoin's, got "${String(v)}"` });
   }
   return n;
+}
+
+/**
+ * What the node's default policy will refuse, said now rather than found as exit 2 on a node: the tags compile,
+ * but whoever sets them must also widen the node's policy (a deliberate act, since tags are the least trusted source).
+ */
+function policyNotes(steps: readonly { kind: string; spec?: unknown }[], tags: readonly { Key: string }[]): string[] {
+  const allowed = toAgentConfig(agentConfigSchema.parse({}), '(built-in)').policy.tags.allow;
+  return steps.flatMap((s, i) => {
+    const key = tags[i]!.Key;
+    if (!allowed.includes(s.kind)) return [`${key} is ${/^[aeiou]/.test(s.kind) ? 'an' : 'a'} ${s.kind} task, which the default policy refuses from tags: the node's policy.tags.allow must list ${s.kind}`];
+    if (s.kind === 'unit') {
+      const unit = (s.spec as { name: string }).name;
+      return [`${key} is a unit task: the node runs it only where its policy.units names ${unit} (empty policy.units refuses every unit task from tags)`];
+    }
+    return [];
+  });
 }
