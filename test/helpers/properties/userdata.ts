@@ -45,7 +45,8 @@ interface MimeSpec {
   parts: PartSpec[];
   /** Outer layers, innermost first. */
   layers: ('gzip' | 'base64' | 'base64-wrapped')[];
-  closing: boolean;
+  /** After the last part: the closing boundary; a plain boundary line, as Karpenter's examples end; or nothing (cut off). */
+  ending: 'closing' | 'boundary-line' | 'none';
 }
 
 const partSpec: fc.Arbitrary<PartSpec> = fc.record({
@@ -68,7 +69,7 @@ export const mimeSpec: fc.Arbitrary<MimeSpec> = fc.record({
   epilogue: fc.constantFrom('', 'trailing words\n', '\n\n'),
   parts: fc.array(partSpec, { maxLength: 4 }),
   layers: fc.array(fc.constantFrom('gzip' as const, 'base64' as const, 'base64-wrapped' as const), { maxLength: 3 }),
-  closing: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  ending: fc.oneof({ weight: 7, arbitrary: fc.constant('closing' as const) }, { weight: 2, arbitrary: fc.constant('boundary-line' as const) }, { weight: 1, arbitrary: fc.constant('none' as const) }),
 });
 
 const caseHeader = (name: string, c: PartSpec['headerCase']) => (c === 'lower' ? name.toLowerCase() : c === 'upper' ? name.toUpperCase() : name);
@@ -118,7 +119,8 @@ export function buildMime(spec: MimeSpec): Buffer {
     }
     chunks.push(Buffer.from(`--${spec.boundary}${nl}${caseHeader('Content-Type', p.headerCase)}: ${p.contentType}${p.params}${nl}${cteHeader}${nl}`), encoded, Buffer.from(nl));
   }
-  if (spec.closing) chunks.push(Buffer.from(`--${spec.boundary}--${nl}${spec.epilogue}`));
+  if (spec.ending === 'closing') chunks.push(Buffer.from(`--${spec.boundary}--${nl}${spec.epilogue}`));
+  if (spec.ending === 'boundary-line') chunks.push(Buffer.from(`--${spec.boundary}${nl}`));
   let out = Buffer.concat(chunks);
   for (const layer of spec.layers) out = layer === 'gzip' ? gzipSync(out) : Buffer.from(b64(out, layer === 'base64-wrapped'));
   return out;
@@ -249,7 +251,7 @@ export const userdataProperties = [
   {
     parser: 'userdata',
     name: 'well-formed user data gives exactly its postjoin parts, in order, each task as written',
-    arbitrary: mimeSpec.filter((s) => s.closing && s.parts.every((p) => p.cte !== 'x-unknown' && 'tasks' in p.body)),
+    arbitrary: mimeSpec.filter((s) => s.ending !== 'none' && s.parts.every((p) => p.cte !== 'x-unknown' && 'tasks' in p.body)),
     runs: 300,
     check(spec: MimeSpec) {
       const raw = buildMime(spec);
