@@ -1,4 +1,5 @@
 import { InvalidInput, type Problem } from '../errors.js';
+import { firstInvalidUtf8 } from '../plan/text-encoding.js';
 import { DecodeError, decodeBase64Strict, decodeIfBase64, decodeQuotedPrintable, isGzip, unwrapLayers } from './userdata-encoding.js';
 
 /** Our part's media type; nodeadm ignores it, and cloud-init only warns about a type it does not know. */
@@ -98,7 +99,9 @@ function utf8(bytes: Buffer): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new DecodeError('is not UTF-8 text after decoding (a wrong or missing Content-Transfer-Encoding?)');
+    const at = firstInvalidUtf8(bytes);
+    const byte = at < 0 ? '' : `: byte 0x${bytes[at]!.toString(16).toUpperCase().padStart(2, '0')} at offset ${at} of the decoded body`;
+    throw new DecodeError(`is not UTF-8 text after decoding${byte} (a wrong or missing Content-Transfer-Encoding?)`);
   }
 }
 

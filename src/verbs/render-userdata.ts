@@ -1,10 +1,8 @@
-import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { InvalidInput } from '../errors.js';
 import { POSTJOIN_PART_TYPE, parseUserData } from '../sources/userdata-mime.js';
 import { renderMultipart } from '../sources/userdata-render.js';
-import { readTaskFile, requiredString } from './task-file.js';
+import { readFlagFile, readTaskFile, requiredString } from './task-file.js';
 import type { VerbContext } from './verb.js';
 
 /** nodeadm's media type for its NodeConfig part. */
@@ -21,23 +19,15 @@ const EC2_USER_DATA_LIMIT = 16 * 1024;
 export async function run(ctx: VerbContext): Promise<number> {
   const nodeconfigPath = requiredString(ctx.values, 'nodeconfig', USAGE);
   const tasksPath = requiredString(ctx.values, 'tasks', USAGE);
-  let nodeconfig: Buffer;
-  try {
-    nodeconfig = await readFile(nodeconfigPath);
-  } catch (err) {
-    throw new InvalidInput({ source: `--nodeconfig ${nodeconfigPath}`, message: `cannot read: ${(err as Error).message}` });
-  }
+  const nodeconfig = await readFlagFile(nodeconfigPath, '--nodeconfig', { source: `--nodeconfig ${nodeconfigPath}`, what: 'a NodeConfig' });
   if (parseUserData(nodeconfig).multipart) {
     throw new InvalidInput({ source: `--nodeconfig ${nodeconfigPath}`, message: 'is already MIME multipart user data; give the NodeConfig document itself' });
   }
   if (!/\bkind["']?\s*:\s*["']?NodeConfig\b/.test(nodeconfig.toString('utf8'))) {
     process.stderr.write(`postjoin render-userdata: warning: ${nodeconfigPath} does not look like a NodeConfig (no "kind: NodeConfig"); it is included as given\n`);
   }
+  // Read as strict UTF-8, as the node decodes our part, so what validated here is what the node reads.
   const tasks = await readTaskFile(tasksPath, '--tasks');
-  // The node decodes our part as strict UTF-8 and refuses it otherwise; validation above decoded it leniently.
-  if (!isUtf8(tasks.bytes)) {
-    throw new InvalidInput({ source: `--tasks ${tasksPath}`, message: 'is not UTF-8 text (a byte that is not UTF-8, perhaps in a comment); the node would refuse the user-data part' });
-  }
   const mime = renderMultipart([
     { contentType: NODECONFIG_PART_TYPE, body: nodeconfig },
     { contentType: POSTJOIN_PART_TYPE, body: tasks.bytes },
