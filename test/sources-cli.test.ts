@@ -68,6 +68,13 @@ t.test('only tags configured, tags in instance metadata: plan shows tag origins'
   t.equal(n.ec2.requests.length, 0);
 });
 
+t.test('a tag value with a no-break space (pasted from a web page): exit 2 naming the key, the code point and the position', async (t) => {
+  const n = await node(t, { tags: { 'postjoin:10-prepull': `pull\u00a0${PAUSE}` } }, 'sources: [tags]\n');
+  const r = await n.cli(['plan']);
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, 'tag:postjoin:10-prepull: character 5 is U+00A0 NO-BREAK SPACE, which looks like a space but is not one');
+});
+
 t.test('tags through DescribeInstances (tags not in metadata): the same plan', { skip: !kindNamed('pull') && 'the pull kind is not registered yet' }, async (t) => {
   const n = await node(t, { tagsInMetadata: false }, 'sources: [tags]\n', pullTags);
   n.ec2.throttleNext(2);
