@@ -194,7 +194,8 @@ interface RenderCase {
   spelling: Spelling;
   /** Bytes spliced into a leading comment of the task file: non-UTF-8 bytes are the interesting ones. */
   comment: Uint8Array | undefined;
-  nodeconfig: Uint8Array | string;
+  /** The --nodeconfig file; `decodable` when it is one nodeadm decodes (render must then not refuse it). */
+  nodeconfig: { bytes: Uint8Array | string; decodable: boolean };
   gzip: boolean;
   /** Launch templates carry user data base64-encoded; IMDS hands back the decoded bytes, but tools may not. */
   base64: boolean;
@@ -205,9 +206,31 @@ export const renderCase: fc.Arbitrary<RenderCase> = fc.record({
   spelling,
   comment: fc.option(fc.uint8Array({ minLength: 1, maxLength: 8 }), { nil: undefined }),
   nodeconfig: fc.oneof(
-    fc.constantFrom('apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: c\n', 'kind: NodeConfig\r\n', '#!/bin/bash\necho hi\n', ''),
-    fc.uint8Array({ maxLength: 300 }),
-    fc.string({ maxLength: 200 }),
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({
+          text: fc.constantFrom(
+            'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: c\n',
+            '---\r\napiVersion: node.eks.aws/v1alpha1\r\nkind: NodeConfig\r\nspec: {}',
+            '{"apiVersion":"node.eks.aws/v1alpha1","kind":"NodeConfig","spec":{}}',
+          ),
+          gzip: fc.boolean(),
+          base64: fc.boolean(),
+        })
+        .map(({ text, gzip, base64 }) => {
+          let b = Buffer.from(text);
+          if (gzip) b = gzipSync(b);
+          if (base64) b = Buffer.from(b.toString('base64'));
+          return { bytes: b, decodable: true };
+        }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(fc.constantFrom('kind: NodeConfig\r\n', '#!/bin/bash\necho hi\n', '', 'apiVersion: v1\nkind: Pod\n'), fc.uint8Array({ maxLength: 300 }), fc.string({ maxLength: 200 }))
+        .map((bytes) => ({ bytes, decodable: false })),
+    },
   ),
   gzip: fc.boolean(),
   base64: fc.boolean(),
@@ -305,7 +328,7 @@ export const userdataProperties = [
       const tasksPath = join(renderDir, `tasks.${ext}`);
       const nodeconfigPath = join(renderDir, 'nodeconfig.yaml');
       writeFileSync(tasksPath, taskFileBytes(c));
-      writeFileSync(nodeconfigPath, typeof c.nodeconfig === 'string' ? c.nodeconfig : Buffer.from(c.nodeconfig));
+      writeFileSync(nodeconfigPath, typeof c.nodeconfig.bytes === 'string' ? c.nodeconfig.bytes : Buffer.from(c.nodeconfig.bytes));
       const out = sink();
       const stderrWrite = process.stderr.write;
       process.stderr.write = (() => true) as typeof process.stderr.write; // the verb's warnings (not a NodeConfig, size)
@@ -317,8 +340,9 @@ export const userdataProperties = [
         });
         file = await readTaskFile(tasksPath, '--tasks');
       } catch (err) {
-        // render refuses what it cannot stand behind: an invalid task file, or a NodeConfig that is already MIME.
-        checkInvalidInput(err, '', () => true);
+        // render refuses what it cannot stand behind: an invalid task file, or a NodeConfig nodeadm cannot decode.
+        const e = checkInvalidInput(err, '', () => true);
+        if (c.nodeconfig.decodable && e.problems.some((p) => p.source.startsWith('--nodeconfig'))) fail(`refused a NodeConfig nodeadm decodes: ${e.message}`);
         return;
       } finally {
         process.stderr.write = stderrWrite;
