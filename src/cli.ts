@@ -18,7 +18,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  a task failed and stopped the run, or the run was stopped (SIGTERM, runTimeout)
   2  invalid input: usage, config, a task document, or a policy denial; no task was started
   3  readiness was not reached before the deadline; no task was started
-  4  a required source could not be read after retries (e.g. IMDS unreachable); no task was started`;
+  4  a required source could not be read (IMDS unreachable after retries, a tasksDir entry that is not a readable file); no task was started`;
 
 const COMMON_HELP = `Common flags:
   --config FILE       agent config (default ${DEFAULT_CONFIG_PATH}; built-in defaults if missing)

@@ -43,7 +43,7 @@ export class InvalidInput extends PostjoinError {
   }
 }
 
-/** A required source could not be read after retries (exit 4). */
+/** A required source could not be read: IMDS after retries, or a tasks.d entry that is not a readable file (exit 4). */
 export class SourceUnreadable extends PostjoinError {
   readonly exitCode = ExitCode.sourceError;
   constructor(

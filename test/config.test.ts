@@ -123,6 +123,12 @@ t.test('policy kinds, sources and paths are checked', async (t) => {
   t.match(await problemsOf('a: [\n'), [/malformed YAML/]);
 });
 
+t.test('an unknown YAML tag in the config is an error with its line, not a silent string', async (t) => {
+  t.same(await problemsOf('sources: [file]\nimds: { enabled: !off false }\n'), [
+    'config CONFIG: line 2: unknown YAML tag !off; postjoin reads plain YAML 1.2 (its tags are !!str, !!int, !!bool, !!float, !!null, !!seq and !!map)',
+  ]);
+});
+
 t.test('an unreadable config is an error, not the defaults', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-config-'));
   await t.rejects(loadConfig(dir, kindNames()), /cannot read/);

@@ -162,6 +162,25 @@ t.test('content hash: covers kind, spec, env and cwd; not name, timeout, retries
   t.not(hashOf('  - { name: a, exec: { command: /bin/echo, args: [x] }, cwd: /tmp }\n'), base, 'cwd');
 });
 
+t.test('an unknown YAML tag, and every other YAML warning, is an error with its line', async (t) => {
+  t.same(problems(`${HEADER}tasks:\n  - name: a\n    script: !foo "echo hi"\n  - { name: b, exec: { command: /bin/true, args: [!!foo x] } }\n`), [
+    `${F}: line 5: unknown YAML tag !foo; postjoin reads plain YAML 1.2 (its tags are !!str, !!int, !!bool, !!float, !!null, !!seq and !!map)`,
+    `${F}: line 6: unknown YAML tag !!foo; postjoin reads plain YAML 1.2 (its tags are !!str, !!int, !!bool, !!float, !!null, !!seq and !!map)`,
+  ]);
+  t.same(problems(`%YAML 1.3\n---\n${HEADER}tasks: []\n`), [`${F}: line 1: YAML warning, refused: Unsupported YAML version 1.3`]);
+  t.same(problems(`%FOO bar\n---\n${HEADER}tasks: []\n`), [`${F}: line 1: YAML warning, refused: Unknown directive %FOO`]);
+});
+
+t.test('a NUL in a script body is refused at plan time, naming where in the body, never echoing it', async (t) => {
+  const body = 'echo secret-body-7c1\\n\\0tail';
+  const got = problems(`${HEADER}tasks:\n  - name: a\n    script: "${body}"\n  - { name: b, script: "\\0" }\n`);
+  t.same(got, [
+    `${F}: tasks[0].script, line 5: the script body holds a NUL character (line 2 of the body, character 1); bash refuses such a script`,
+    `${F}: tasks[1].script, line 6: the script body holds a NUL character (line 1 of the body, character 1); bash refuses such a script`,
+  ]);
+  t.notOk(got.join('\n').includes('secret-body'), 'the body is not echoed');
+});
+
 t.test('a zero timeout and a NUL in an argument are refused at plan time', async (t) => {
   t.same(problems(`${HEADER}tasks:\n  - { name: a, timeout: 0s, script: "true" }\n  - { name: b, exec: { command: /bin/echo, args: ["a\\0b"] } }\n`), [
     `${F}: tasks[0].timeout, line 4: a timeout of 0 would stop the task before it starts; give a duration such as "30s"`,

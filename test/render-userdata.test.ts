@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
 import { parseUserData, postjoinParts } from '../src/sources/userdata-mime.js';
@@ -25,15 +25,10 @@ tasks:
     exec: { command: /usr/bin/echo, args: [hi] }
 `;
 
-/** Runs the bundle and keeps stdout as bytes (user data may be gzip). */
+/** Runs the bundle and keeps stdout as bytes (user data may be gzip), and stderr even on success (warnings). */
 function cli(args: string[]): { code: number; stdout: Buffer; stderr: string } {
-  try {
-    const stdout = execFileSync(process.execPath, [BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    return { code: 0, stdout, stderr: '' };
-  } catch (err) {
-    const e = err as { status: number; stdout: Buffer; stderr: Buffer };
-    return { code: e.status, stdout: e.stdout, stderr: e.stderr.toString() };
-  }
+  const r = spawnSync(process.execPath, [BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 
 async function files(nodeconfig: string | Buffer, tasks: string) {
@@ -122,6 +117,49 @@ t.test('render-userdata refuses bad input with exit 2 and writes nothing', async
   const twice = cli(['render-userdata', '--nodeconfig', nested.nodeconfig, '--tasks', nested.tasks]);
   t.equal(twice.code, 2);
   t.match(twice.stderr, /is already MIME multipart user data/);
+});
+
+t.test('render-userdata --nodeconfig: what nodeadm cannot decode is exit 2, writing nothing', async (t) => {
+  const nc = (s: string) => s;
+  const cases: [string, string | Buffer, string][] = [
+    ['a shell script', '#!/bin/bash\necho hi\n', 'it is not a mapping \\(a YAML or JSON document with apiVersion and kind\\), it is a string'],
+    ['an empty file', '', 'it is empty'],
+    ['another kind', nc('apiVersion: v1\nkind: Pod\n'), 'apiVersion is "v1"; nodeadm knows node\\.eks\\.aws/v1alpha1'],
+    ['a version nodeadm does not know', nc('apiVersion: node.eks.aws/v1beta9\nkind: NodeConfig\n'), 'apiVersion is "node\\.eks\\.aws/v1beta9"; nodeadm knows node\\.eks\\.aws/v1alpha1'],
+    ['the wrong kind', '{"apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfigs"}', 'kind is "NodeConfigs"; expected NodeConfig'],
+    ['no kind', 'apiVersion: node.eks.aws/v1alpha1\nspec: {}\n', 'kind is missing; expected NodeConfig'],
+    ['malformed YAML', 'apiVersion: node.eks.aws/v1alpha1\nkind: [NodeConfig\n', 'not YAML or JSON: line \\d+: '],
+    ['two documents', `${NODECONFIG}---\n${NODECONFIG}`, 'it holds 2 YAML documents; nodeadm reads only the first of a part'],
+    ['a broken gzip', gzipSync(NODECONFIG).subarray(0, 20), 'it starts like gzip but does not decompress'],
+  ];
+  for (const [what, nodeconfig, why] of cases) {
+    const f = await files(nodeconfig, TASKS);
+    const r = cli(['render-userdata', '--nodeconfig', f.nodeconfig, '--tasks', f.tasks]);
+    t.equal(r.code, 2, what);
+    t.equal(r.stdout.length, 0, `${what}: nothing written`);
+    t.match(r.stderr, new RegExp(`--nodeconfig \\S+nodeconfig\\.yaml: nodeadm cannot decode it as a NodeConfig: ${why}`), what);
+  }
+});
+
+t.test('render-userdata --nodeconfig: what nodeadm decodes is taken without a warning (YAML, JSON, gzip, base64)', async (t) => {
+  const json = JSON.stringify({ apiVersion: 'node.eks.aws/v1alpha1', kind: 'NodeConfig', spec: { cluster: { name: 'c' } } });
+  const cases: [string, string | Buffer][] = [
+    ['YAML', NODECONFIG],
+    ['YAML after a leading ---, CRLF', `---\r\n${NODECONFIG.replace(/\n/g, '\r\n')}`],
+    ['JSON', json],
+    ['gzip', gzipSync(NODECONFIG)],
+    ['base64 of gzip', Buffer.from(gzipSync(NODECONFIG).toString('base64'))],
+    ['base64, wrapped', Buffer.from(NODECONFIG).toString('base64').replace(/.{76}/g, '$&\n')],
+    ['quoted kind, a comment', `# from our CI\napiVersion: "node.eks.aws/v1alpha1"\nkind: 'NodeConfig'\nspec: {}\n`],
+  ];
+  for (const [what, nodeconfig] of cases) {
+    const f = await files(nodeconfig, TASKS);
+    const r = cli(['render-userdata', '--nodeconfig', f.nodeconfig, '--tasks', f.tasks]);
+    t.equal(r.code, 0, `${what}: ${r.stderr}`);
+    t.equal(r.stderr, '', `${what}: no warning`);
+    const ud = parseUserData(r.stdout);
+    t.ok(ud.multipart && ud.parts[0]!.body.equals(Buffer.from(nodeconfig)), `${what}: the part is the file, byte for byte`);
+  }
 });
 
 t.test('validate takes the rendered user data: plain, gzip and base64 of gzip', async (t) => {

@@ -1,6 +1,7 @@
 // SECURITY.md, one test per claim that no other test already proves (the others are named there): no shell for
 // tag or user-data values, private state and script files, and secrets (env values, file contents, ECR
 // credentials) never in the logs or the state, checked by grepping everything real runs wrote.
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -128,6 +129,17 @@ t.test('an env value Node cannot pass (it holds a NUL) is refused before anythin
   t.ok(logLines(r.stdout).some((l) => l.level === 'error' && /tasks\[0\]\.env\.TOKEN, line \d+: environment variable values must not contain NUL$/.test(String(l.msg))), 'the problem names the variable and its line');
   const everything = [r.stdout, r.stderr, ...(await Promise.all((await readdir(ws.stateDir)).map((f) => readFile(join(ws.stateDir, f), 'utf8'))))].join('\n');
   t.notOk(everything.includes(SECRET), 'the value appears nowhere');
+});
+
+t.test('a script whose body holds a NUL is refused before anything runs: exit 2, not 126 at run time', async (t) => {
+  const ws = await workspace();
+  const marker = join(ws.dir, 'first-ran');
+  await ws.task('10.yaml', taskList(`  - { name: first, exec: { command: /bin/touch, args: [${marker}] } }\n  - { name: nul, script: "echo ${SECRET}\\0" }\n`));
+  const r = await runCli(['run', '--config', ws.configPath, '--state-dir', ws.stateDir]);
+  t.equal(r.code, 2, 'invalid input: no task was started');
+  t.ok(logLines(r.stdout).some((l) => l.level === 'error' && /tasks\[1\]\.script, line \d+: the script body holds a NUL character \(line 1 of the body, character \d+\)/.test(String(l.msg))), 'the problem names the task and where');
+  t.notOk(existsSync(marker), 'not even the task before it ran');
+  t.notOk([r.stdout, r.stderr].join('\n').includes(SECRET), 'the body is not echoed');
 });
 
 t.test('ECR credentials are never logged or stored: a private-ECR pull through the bundle at trace level, every output grepped', async (t) => {

@@ -68,6 +68,13 @@ t.test('only tags configured, tags in instance metadata: plan shows tag origins'
   t.equal(n.ec2.requests.length, 0);
 });
 
+t.test('a tag value with a no-break space (pasted from a web page): exit 2 naming the key, the code point and the position', async (t) => {
+  const n = await node(t, { tags: { 'postjoin:10-prepull': `pull\u00a0${PAUSE}` } }, 'sources: [tags]\n');
+  const r = await n.cli(['plan']);
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, 'tag:postjoin:10-prepull: character 5 is U+00A0 NO-BREAK SPACE, which looks like a space but is not one');
+});
+
 t.test('tags through DescribeInstances (tags not in metadata): the same plan', { skip: !kindNamed('pull') && 'the pull kind is not registered yet' }, async (t) => {
   const n = await node(t, { tagsInMetadata: false }, 'sources: [tags]\n', pullTags);
   n.ec2.throttleNext(2);
@@ -146,6 +153,23 @@ t.test('run: once-state is keyed by the IMDS instance ID, and sources and identi
   t.equal(r.code, 0, r.stdout);
   t.match(JSON.parse((await n.cli(['status', '--output', 'json'])).stdout), { instanceId: INSTANCE, result: 'succeeded' });
   t.equal(n.imds.tokensIssued(), 1, 'one session token for the user data and the instance ID');
+});
+
+t.test('Karpenter\'s user data (its last line a boundary line "--//", no closing one): baked tasks and its part\'s tasks run', async (t) => {
+  for (const file of ['upstream/karpenter-al2023_mime_userdata_input.golden', '20-karpenter-form.mime']) {
+    const dir = await mkdtemp(join(tmpdir(), 'postjoin-karpenter-'));
+    await writeFile(join(dir, '10-baked.yaml'), `${HEADER}tasks:\n  - { name: baked, exec: { command: /bin/touch, args: [${join(dir, 'baked-ran')}] } }\n`);
+    const n = await node(t, { userData: fixture(file) }, `sources: [file, userdata]\ntasksDir: ${dir}\n`);
+    const plan = await n.cli(['plan', '--output', 'json']);
+    t.equal(plan.code, 0, `${file}: plan: ${plan.stderr}`);
+    const fromUserData = file.startsWith('upstream/') ? [] : [['hello', 'userdata:part[2]#tasks[0]'], ['tune', 'userdata:part[2]#tasks[1]']];
+    t.same(planOf(plan.stdout).map((x) => [x.name, x.source]), [['baked', `file:${dir}/10-baked.yaml#tasks[0]`], ...fromUserData], file);
+    // Only Karpenter's own document is run: the corpus part's script would change a sysctl on this machine.
+    if (!file.startsWith('upstream/')) continue;
+    const r = await n.cli(['run']);
+    t.equal(r.code, 0, `${file}: run: ${r.stdout}`);
+    t.ok(existsSync(join(dir, 'baked-ran')), `${file}: the baked task ran`);
+  }
 });
 
 const TASKS = `${HEADER}tasks:

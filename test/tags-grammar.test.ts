@@ -70,6 +70,44 @@ t.test('malformed tag values say what the form is', async (t) => {
   t.match(taskFromTagValue('a', 'file /etc/x'), /unknown kind "file"; a tag value starts with one of pull, unit, wait, exec, script/);
 });
 
+t.test('an invisible or unusual character in a tag value is named by its code point and position, never split differently', async (t) => {
+  // U+00A0 as pasted from a web page used to give `unknown kind "pull public.ecr…"`, which reads like a normal space.
+  t.equal(
+    taskFromTagValue('a', 'pull\u00a0public.ecr.aws/eks-distro/kubernetes/pause:3.9'),
+    'character 5 is U+00A0 NO-BREAK SPACE, which looks like a space but is not one; in a tag value only the ordinary space, tab and newline separate words',
+  );
+  const cases: [string, string][] = [
+    ['\u2007', 'U+2007 FIGURE SPACE, which looks like a space'],
+    ['\u202f', 'U+202F NARROW NO-BREAK SPACE, which looks like a space'],
+    ['\u3000', 'U+3000 IDEOGRAPHIC SPACE, which looks like a space'],
+    ['\u2028', 'U+2028 LINE SEPARATOR, which looks like a line break'],
+    ['\u0085', 'U+0085 NEXT LINE, which looks like a line break'],
+    ['\u200b', 'U+200B ZERO WIDTH SPACE, an invisible character'],
+    ['\ufeff', 'U+FEFF ZERO WIDTH NO-BREAK SPACE (byte order mark), an invisible character'],
+    ['\u00ad', 'U+00AD SOFT HYPHEN, an invisible character'],
+    ['\u202e', 'U+202E RIGHT-TO-LEFT OVERRIDE, an invisible character'],
+    ['\u0000', 'U+0000, a control character'],
+    ['\u001b', 'U+001B, a control character'],
+    ['\u007f', 'U+007F, a control character'],
+    ['\u3164', 'U+3164 HANGUL FILLER, an invisible character'],
+  ];
+  for (const [c, says] of cases) {
+    // Named by code point: a U+2028 in an assertion's name would break tap's own output.
+    const name = `U+${c.codePointAt(0)!.toString(16)}`;
+    t.equal(taskFromTagValue('a', `unit restart a${c}b.service`).toString().indexOf(`character 15 is ${says}`), 0, name);
+    t.match(taskFromTagValue('a', `unit restart 'a${c}b.service'`), /^character 16 is U\+/, `${name} inside quotes too`);
+  }
+  t.match(taskFromTagValue('a', 'exec /bin/echo \ud83d\ude00\u00a0'), /^character 17 is U\+00A0/, 'characters, not UTF-16 units, are counted');
+  t.match(taskFromTagValue('a', 'exec\u00a0/bin/x\u200b'), /^character 5 is U\+00A0 NO-BREAK SPACE, .* \(and 1 more such character\)$/);
+  t.same(taskFromTagValue('a', 'exec /bin/echo \t é 中 😀'), { name: 'a', exec: { command: '/bin/echo', args: ['é', '中', '😀'] } }, 'other letters and emoji are fine');
+  const bad = tasksFromTags(new Map([['postjoin:10-x', 'pull\u00a0x']]));
+  t.match(bad, { enabled: true, tasks: [], problems: [{ source: 'tag:postjoin:10-x', message: /^character 5 is U\+00A0 NO-BREAK SPACE/ }] });
+});
+
+t.test('the tags verb refuses a task whose words hold such a character, naming it', async (t) => {
+  t.match(tagValueFromSpec('exec', { command: '/bin/echo', args: ['a\u00a0b'] }), { reason: /^its tag value would hold U\+00A0 NO-BREAK SPACE at character 18, which a tag value may not hold/ });
+});
+
 t.test('tags become tasks in byte-wise key order; other tags are not ours', async (t) => {
   const out = tasksFromTags(
     new Map([

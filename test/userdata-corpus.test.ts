@@ -57,14 +57,18 @@ t.test('our part split agrees with an independent MIME parser (Python email, as 
   }
   // One interpreter for all cases: python3 takes about a second to start here.
   const script = `import base64, email, json, sys
-docs = json.load(sys.stdin)
-print(json.dumps([[p.get_content_type() for p in email.message_from_bytes(base64.b64decode(d)).get_payload()] for d in docs]))`;
+from email.errors import CloseBoundaryNotFoundDefect
+docs = [email.message_from_bytes(base64.b64decode(d)) for d in json.load(sys.stdin)]
+print(json.dumps([[[p.get_content_type() for p in m.get_payload()], any(isinstance(d, CloseBoundaryNotFoundDefect) for d in m.defects)] for m in docs]))`;
   const multipart = cases.filter((x) => x.tasks);
   const docs = multipart.map((c) => unwrapLayers(readFileSync(join(dir, c.file)), USER_DATA_LIMIT_BYTES, '1 MiB'));
-  const theirs = JSON.parse(execFileSync('python3', ['-c', script], { input: JSON.stringify(docs.map((d) => d.toString('base64'))) }).toString()) as string[][];
+  const theirs = JSON.parse(execFileSync('python3', ['-c', script], { input: JSON.stringify(docs.map((d) => d.toString('base64'))) }).toString()) as [string[], boolean][];
   multipart.forEach((c, i) => {
     const ud = parseUserData(docs[i]!);
-    t.same(ud.multipart ? ud.parts.map((p) => p.contentType) : 'not multipart', theirs[i], c.file);
+    const [types, unclosed] = theirs[i]!;
+    // Without the closing boundary Python makes one more part of what follows the last boundary line (even
+    // nothing); Go's reader (nodeadm's), which we follow, ends the message there. The parts before agree.
+    t.same(ud.multipart ? ud.parts.map((p) => p.contentType) : 'not multipart', unclosed ? types.slice(0, -1) : types, c.file);
   });
 });
 

@@ -66,6 +66,13 @@ t.test('a bad task document in a part names the part and the line; every part is
   t.match(err2.message, /userdata:part\[2\]: apiVersion, line 1: expected apiVersion "postjoin\/v1alpha1"/);
 });
 
+t.test('an unknown YAML tag in a part is an error naming the part and the line', async (t) => {
+  const part = 'apiVersion: postjoin/v1alpha1\nkind: TaskList\ntasks:\n  - { name: a, script: !bash "echo hi" }\n';
+  const err = (await read(`Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/postjoin+yaml\n\n${part}\n--b--\n`).catch((e: unknown) => e)) as InvalidInput;
+  t.type(err, InvalidInput);
+  t.same(err.problems, [{ source: 'userdata:part[0]', line: 4, message: 'unknown YAML tag !bash; postjoin reads plain YAML 1.2 (its tags are !!str, !!int, !!bool, !!float, !!null, !!seq and !!map)' }]);
+});
+
 t.test('a malformed multipart is exit 2, naming the part and its type', async (t) => {
   const err = (await read(fixture('e03-bad-base64-part.mime')).catch((e: unknown) => e)) as InvalidInput;
   t.type(err, InvalidInput);

@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { InvalidInput, ProblemList, type Problem } from '../errors.js';
+import { readInputFile, UnreadableFile } from '../host/input-file.js';
+import { decodeUtf8Text } from '../plan/text-encoding.js';
 import { parseDocuments } from '../plan/yaml-documents.js';
 import { zodProblems } from '../plan/zod-problems.js';
 import { formatPath } from '../plan/yaml-documents.js';
@@ -13,17 +14,21 @@ export interface LoadedConfig {
 
 /**
  * Loads the agent config. A missing file means built-in defaults (design §3), so an AMI can ship without one;
- * an unreadable or invalid one is exit 2, naming the file and the key.
+ * an unreadable, oversized, non-UTF-8 or invalid one is exit 2, naming the file and the key. A dangling
+ * symlink is not "missing": the defaults would replace a config someone meant to ship. `allowPipe` is for
+ * `validate --config <(…)`; the agent refuses a FIFO, which would block it at boot.
  */
-export async function loadConfig(path: string, knownKinds: readonly string[]): Promise<LoadedConfig> {
+export async function loadConfig(path: string, knownKinds: readonly string[], opts: { allowPipe?: boolean } = {}): Promise<LoadedConfig> {
   const source = `config ${path}`;
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readInputFile(path, { source, what: 'the agent config', allowPipe: opts.allowPipe ?? false });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { config: parseConfig({}, path, knownKinds), fromFile: false };
-    throw new InvalidInput({ source, message: `cannot read: ${(err as Error).message}` });
+    if (!(err instanceof UnreadableFile)) throw err;
+    if (err.missing) return { config: parseConfig({}, path, knownKinds), fromFile: false };
+    throw new InvalidInput({ source, message: `cannot read: ${err.message}` });
   }
+  const text = decodeUtf8Text(bytes, source);
   const docs = parseDocuments(text, path.endsWith('.json') ? 'json' : 'yaml', source);
   if (docs.length > 1) throw new InvalidInput({ source, message: 'holds more than one YAML document; the agent config is one' });
   const doc = docs[0];

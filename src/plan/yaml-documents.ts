@@ -49,7 +49,10 @@ export function parseDocuments(text: string, format: 'yaml' | 'json', source: st
       const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
       problems.push({ source, line, message: `malformed YAML: ${firstLine(e.message)}` });
     }
-    if (doc.errors.length > 0) return;
+    // A warning is an error too: an unknown tag (`!foo`) would otherwise be dropped and its value read as a
+    // plain string, and an unknown directive or YAML version read as if it were not there.
+    for (const w of doc.warnings) problems.push({ source, line: lineCounter.linePos(w.pos[0]).line, message: warningMessage(w.code, w.message) });
+    if (doc.errors.length > 0 || doc.warnings.length > 0) return;
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -89,6 +92,14 @@ function lineOfPath(doc: Document, lc: LineCounter, path: readonly PathSegment[]
     if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
   }
   return undefined;
+}
+
+const CORE_TAGS = 'its tags are !!str, !!int, !!bool, !!float, !!null, !!seq and !!map';
+
+function warningMessage(code: string, message: string): string {
+  const tag = code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: (\S+)/.exec(message)?.[1] : undefined;
+  if (tag) return `unknown YAML tag ${tag.replace(/^tag:yaml\.org,2002:/, '!!')}; postjoin reads plain YAML 1.2 (${CORE_TAGS})`;
+  return `YAML warning, refused: ${firstLine(message)}`;
 }
 
 function firstLine(s: string): string {

@@ -1,13 +1,20 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { InvalidInput, SourceUnreadable, type Problem } from '../errors.js';
+import { readInputFile, UnreadableFile } from '../host/input-file.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
+import { decodeUtf8Text } from '../plan/text-encoding.js';
 import type { SourceContext, TaskSource } from './source.js';
 
 const TASK_FILE = /\.(ya?ml|json)$/;
 
-/** Task files baked into the AMI: `tasksDir/*.yaml|*.yml|*.json`, in byte-wise name order. */
+/**
+ * Task files baked into the AMI: `tasksDir/*.yaml|*.yml|*.json`, in byte-wise name order. An entry with such a
+ * name that is not a readable regular file (a dangling symlink, a directory, a FIFO, …) is exit 4, naming it:
+ * the tasks someone put behind it must not be left out in silence.
+ */
 export const fileSource: TaskSource = {
   name: 'file',
   async read(ctx: SourceContext): Promise<SourcedTask[]> {
@@ -21,9 +28,9 @@ export const fileSource: TaskSource = {
     const problems: Problem[] = [];
     for (const name of names) {
       const path = join(dir, name);
-      const text = await readTaskFile(path);
-      if (text === undefined) continue;
       try {
+        const text = await readTaskFile(path, ctx.log);
+        if (text === undefined) continue;
         out.push(...tasksFromText(text, name.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file'));
       } catch (err) {
         if (!(err instanceof InvalidInput)) throw err;
@@ -50,20 +57,21 @@ async function listTaskFiles(dir: string): Promise<string[] | undefined> {
     throw new SourceUnreadable(`file:${dir}`, `cannot list the tasks directory: ${(err as Error).message}`);
   }
   // Dot files are editors' and package managers' leftovers (`.10-x.yaml.swp`, `.#x.yaml`), never tasks.
-  const names = entries.filter((n) => TASK_FILE.test(n) && !n.startsWith('.')).sort(byteOrder);
-  const files: string[] = [];
-  for (const n of names) {
-    const s = await stat(join(dir, n)).catch(() => undefined);
-    if (s?.isFile()) files.push(n);
-  }
-  return files;
+  return entries.filter((n) => TASK_FILE.test(n) && !n.startsWith('.')).sort(byteOrder);
 }
 
-async function readTaskFile(path: string): Promise<string | undefined> {
+/** The file's text; undefined if it was removed since the listing. Size and encoding problems are exit 2. */
+async function readTaskFile(path: string, log: Logger): Promise<string | undefined> {
+  let bytes: Buffer;
   try {
-    return await readFile(path, 'utf8');
+    bytes = await readInputFile(path, { source: `file:${path}`, what: 'a task file' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed while we listed
-    throw new SourceUnreadable(`file:${path}`, `cannot read: ${(err as Error).message}`);
+    if (!(err instanceof UnreadableFile)) throw err;
+    if (err.missing) {
+      log.warn({ path }, `${path} was removed while the tasks directory was read; its tasks are left out`);
+      return undefined;
+    }
+    throw new SourceUnreadable(`file:${path}`, err.message);
   }
+  return decodeUtf8Text(bytes, `file:${path}`);
 }

@@ -4,6 +4,7 @@ import { TASK_NAME } from '../plan/task-schema.js';
 import { formatPath } from '../plan/yaml-documents.js';
 import { byteOrder } from './file-source.js';
 import { joinWords, splitWords } from './shell-words.js';
+import { findUnusualCharacter, unusualCharacterProblem } from './unusual-characters.js';
 
 /** Design §7: `postjoin:<task name>` = `<kind> <args…>`. */
 export const TAG_PREFIX = 'postjoin:';
@@ -57,6 +58,9 @@ export function tasksFromTags(tags: ReadonlyMap<string, string>): TagsOutcome {
 
 /** A tag value as a raw task object, in the shape the kinds' schemas validate; a string says what is wrong. */
 export function taskFromTagValue(name: string, value: string): Record<string, unknown> | string {
+  // Before splitting: a no-break space would otherwise be part of a word, and the split would differ in silence.
+  const unusual = unusualCharacterProblem(value);
+  if (unusual) return unusual;
   const split = splitWords(value);
   if (!split.ok) return split.message;
   const [kind, ...args] = split.words;
@@ -106,6 +110,13 @@ function decodeScript(b64: string): string | undefined {
  * comparing the parsed-back task, whether dropping them changed anything (an explicit default does not).
  */
 export function tagValueFromSpec(kind: string, spec: unknown): { value: string; dropped: string[] } | { reason: string } {
+  const out = tagValue(kind, spec);
+  const u = 'value' in out ? findUnusualCharacter(out.value) : undefined;
+  if (u) return { reason: `its tag value would hold ${u.description.replace(/,.*/, '')} at character ${u.position}, which a tag value may not hold` };
+  return out;
+}
+
+function tagValue(kind: string, spec: unknown): { value: string; dropped: string[] } | { reason: string } {
   const s = (typeof spec === 'object' && spec !== null ? spec : {}) as Record<string, unknown>;
   const dropped = (...keys: string[]) => Object.keys(s).filter((k) => !keys.includes(k)).map((k) => `${kind}.${k}`);
   const text = (v: unknown) => (typeof v === 'string' ? v : String(v));

@@ -1,4 +1,5 @@
 import { InvalidInput, type Problem } from '../errors.js';
+import { firstInvalidUtf8 } from '../plan/text-encoding.js';
 import { DecodeError, decodeBase64Strict, decodeIfBase64, decodeQuotedPrintable, isGzip, unwrapLayers } from './userdata-encoding.js';
 
 /** Our part's media type; nodeadm ignores it, and cloud-init only warns about a type it does not know. */
@@ -98,7 +99,9 @@ function utf8(bytes: Buffer): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new DecodeError('is not UTF-8 text after decoding (a wrong or missing Content-Transfer-Encoding?)');
+    const at = firstInvalidUtf8(bytes);
+    const byte = at < 0 ? '' : `: byte 0x${bytes[at]!.toString(16).toUpperCase().padStart(2, '0')} at offset ${at} of the decoded body`;
+    throw new DecodeError(`is not UTF-8 text after decoding${byte} (a wrong or missing Content-Transfer-Encoding?)`);
   }
 }
 
@@ -126,13 +129,20 @@ function* lines(text: string, from: number): Generator<Line> {
 
 const HEADER = /^([!-9;-~]+):[ \t]*(.*)$/;
 
+interface HeaderBlock {
+  headers: Map<string, string>;
+  bodyStart: number;
+  /** False when the text ends before the blank line that ends the block. */
+  complete: boolean;
+}
+
 /** An RFC 5322 header block, folded lines joined. A string result says why it is not one. */
-function readHeaders(text: string, from: number): { headers: Map<string, string>; bodyStart: number } | string {
+function readHeaders(text: string, from: number): HeaderBlock | string {
   const headers = new Map<string, string>();
   let last: string | undefined;
   for (const line of lines(text, from)) {
     const s = text.slice(line.start, line.end);
-    if (s === '') return { headers, bodyStart: line.next };
+    if (s === '') return { headers, bodyStart: line.next, complete: true };
     if (/^[ \t]/.test(s) && last !== undefined) {
       headers.set(last, `${headers.get(last)} ${s.trim()}`);
       continue;
@@ -143,7 +153,7 @@ function readHeaders(text: string, from: number): { headers: Map<string, string>
     // A repeated header keeps its first value, as Go's textproto Get does.
     if (!headers.has(last)) headers.set(last, m[2]!.trim());
   }
-  return { headers, bodyStart: text.length };
+  return { headers, bodyStart: text.length, complete: false };
 }
 
 interface ContentType {
@@ -173,6 +183,7 @@ export function parseContentType(value: string): ContentType | undefined {
  * Splits a multipart body on its boundary lines (RFC 2046): text before the first is preamble, text after
  * the closing `--boundary--` is epilogue, and the line break before each boundary line belongs to it, not to
  * the part. Either line ending works; trailing whitespace on a boundary line is allowed, as Go allows it.
+ * Without the closing boundary, the end is read as Go's reader (nodeadm's) reads it: see `lastPart`.
  */
 function splitParts(text: string, bodyStart: number, boundary: string, label: string): MimePart[] {
   const delimiter = `--${boundary}`;
@@ -193,6 +204,13 @@ function splitParts(text: string, bodyStart: number, boundary: string, label: st
         closed = true;
         break;
       }
+      // Go reads a boundary line up to its line break, and fails on one the message ends inside.
+      if (line.next === line.end) {
+        throw new InvalidInput({
+          source: label,
+          message: `malformed MIME multipart: the message ends in the boundary line "${delimiter}", without its line break; nodeadm refuses that too: end the message with the closing boundary "${delimiter}--"`,
+        });
+      }
       partStart = line.next;
     }
     prevBreak = line.next - line.end;
@@ -202,14 +220,32 @@ function splitParts(text: string, bodyStart: number, boundary: string, label: st
   if (partStart === undefined) {
     throw new InvalidInput({ source: label, message: `malformed MIME multipart: no boundary line "${delimiter}" in the body` });
   }
-  if (!closed) {
-    const open = makePart(text, parts.length, partStart, text.length, label);
+  if (!closed) lastPart(text, parts.length, partStart, delimiter, label);
+  return parts;
+}
+
+/**
+ * What follows the last boundary line of a message without the closing boundary, read as Go's reader does.
+ * Nothing, or headers the message ends inside (no blank line after them), is the end of the message: Karpenter's
+ * examples end with a boundary line `--//`. A part whose body has begun is cut off: exit 2, naming that part.
+ * Unlike Go, a cut-off postjoin part is an error too, rather than tasks dropped without a word.
+ */
+function lastPart(text: string, index: number, start: number, delimiter: string, label: string): void {
+  const source = `${label}:part[${index}]`;
+  const head = readHeaders(text, start);
+  if (typeof head === 'string') throw new InvalidInput({ source, message: `malformed MIME part headers: ${head}` });
+  if (!head.complete) {
+    if (parseContentType(head.headers.get('content-type') ?? '')?.type !== POSTJOIN_PART_TYPE) return;
     throw new InvalidInput({
-      source: `${label}:part[${open.index}]`,
-      message: `${open.contentType} part: malformed MIME multipart: the message ends without the closing boundary "${delimiter}--"`,
+      source,
+      message: `${POSTJOIN_PART_TYPE} part: malformed MIME multipart: the message ends inside the part's headers, before its body; nodeadm would drop this part without a word`,
     });
   }
-  return parts;
+  const open = makePart(text, index, start, text.length, label);
+  throw new InvalidInput({
+    source,
+    message: `${open.contentType} part: malformed MIME multipart: the part is cut off: the message ends without the closing boundary "${delimiter}--"`,
+  });
 }
 
 function makePart(text: string, index: number, start: number, end: number, label: string): MimePart {

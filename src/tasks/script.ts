@@ -8,7 +8,17 @@ import { defineKind } from './task-kind.js';
 const schema = z
   .string({ error: 'expected the script body as a string' })
   .min(1, 'the script body is empty')
-  .meta({ description: 'A bash script body, run with /bin/bash -euo pipefail from a private temporary file.' });
+  // bash refuses a script file that holds a NUL (exit 126 at run time); say so at plan time, naming where but
+  // never quoting the body, which may hold secrets.
+  .superRefine((body, ctx) => {
+    const at = body.indexOf('\0');
+    if (at < 0) return;
+    const before = body.slice(0, at);
+    const line = before.split('\n').length;
+    const column = [...before.slice(before.lastIndexOf('\n') + 1)].length + 1;
+    ctx.addIssue({ code: 'custom', message: `the script body holds a NUL character (line ${line} of the body, character ${column}); bash refuses such a script` });
+  })
+  .meta({ description: 'A bash script body, run with /bin/bash -euo pipefail from a private temporary file. It may not hold a NUL.' });
 
 export const scriptKind = defineKind({
   kind: 'script',

@@ -1,43 +1,33 @@
-import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { InvalidInput } from '../errors.js';
+import { NODECONFIG_PART_TYPE, nodeconfigProblem } from '../sources/nodeconfig.js';
 import { POSTJOIN_PART_TYPE, parseUserData } from '../sources/userdata-mime.js';
 import { renderMultipart } from '../sources/userdata-render.js';
-import { readTaskFile, requiredString } from './task-file.js';
+import { readFlagFile, readTaskFile, requiredString } from './task-file.js';
 import type { VerbContext } from './verb.js';
 
-/** nodeadm's media type for its NodeConfig part. */
-export const NODECONFIG_PART_TYPE = 'application/node.eks.aws';
 const USAGE = 'postjoin render-userdata --nodeconfig FILE --tasks FILE [--gzip]';
 /** EC2 refuses user data past 16 KiB (before its own base64). */
 const EC2_USER_DATA_LIMIT = 16 * 1024;
 
 /**
  * Writes a MIME multipart user data with the user's NodeConfig, byte for byte, and their task file as the
- * postjoin part. The task file is validated first (every kind allowed: the node's policy applies on the node),
+ * postjoin part. The NodeConfig is checked as nodeadm decodes it (YAML or JSON, maybe gzip and/or base64,
+ * apiVersion and kind it knows). The task file is validated first (every kind allowed: the node's policy applies on the node),
  * so a broken task list never reaches a launch template.
  */
 export async function run(ctx: VerbContext): Promise<number> {
   const nodeconfigPath = requiredString(ctx.values, 'nodeconfig', USAGE);
   const tasksPath = requiredString(ctx.values, 'tasks', USAGE);
-  let nodeconfig: Buffer;
-  try {
-    nodeconfig = await readFile(nodeconfigPath);
-  } catch (err) {
-    throw new InvalidInput({ source: `--nodeconfig ${nodeconfigPath}`, message: `cannot read: ${(err as Error).message}` });
-  }
-  if (parseUserData(nodeconfig).multipart) {
+  const nodeconfig = await readFlagFile(nodeconfigPath, '--nodeconfig', { source: `--nodeconfig ${nodeconfigPath}`, what: 'a NodeConfig' });
+  if (isMultipart(nodeconfig)) {
     throw new InvalidInput({ source: `--nodeconfig ${nodeconfigPath}`, message: 'is already MIME multipart user data; give the NodeConfig document itself' });
   }
-  if (!/\bkind["']?\s*:\s*["']?NodeConfig\b/.test(nodeconfig.toString('utf8'))) {
-    process.stderr.write(`postjoin render-userdata: warning: ${nodeconfigPath} does not look like a NodeConfig (no "kind: NodeConfig"); it is included as given\n`);
-  }
+  // nodeadm would fail on a part it cannot decode, or the node would not get its NodeConfig: refuse it here.
+  const why = nodeconfigProblem(nodeconfig);
+  if (why) throw new InvalidInput({ source: `--nodeconfig ${nodeconfigPath}`, message: `nodeadm cannot decode it as a NodeConfig: ${why}` });
+  // Read as strict UTF-8, as the node decodes our part, so what validated here is what the node reads.
   const tasks = await readTaskFile(tasksPath, '--tasks');
-  // The node decodes our part as strict UTF-8 and refuses it otherwise; validation above decoded it leniently.
-  if (!isUtf8(tasks.bytes)) {
-    throw new InvalidInput({ source: `--tasks ${tasksPath}`, message: 'is not UTF-8 text (a byte that is not UTF-8, perhaps in a comment); the node would refuse the user-data part' });
-  }
   const mime = renderMultipart([
     { contentType: NODECONFIG_PART_TYPE, body: nodeconfig },
     { contentType: POSTJOIN_PART_TYPE, body: tasks.bytes },
@@ -49,4 +39,14 @@ export async function run(ctx: VerbContext): Promise<number> {
   }
   ctx.stdout.write(out);
   return 0;
+}
+
+/** Whether the file is whole MIME multipart user data; one that does not even decode is left to the NodeConfig check. */
+function isMultipart(bytes: Buffer): boolean {
+  try {
+    return parseUserData(bytes).multipart;
+  } catch (err) {
+    if (err instanceof InvalidInput) return false;
+    throw err;
+  }
 }

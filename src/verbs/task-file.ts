@@ -1,11 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
 import { InvalidInput } from '../errors.js';
+import { readInputFile, UnreadableFile } from '../host/input-file.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import type { Plan } from '../plan/task.js';
 import { tasksFromText } from '../plan/task-document.js';
+import { decodeUtf8Text } from '../plan/text-encoding.js';
 import { kindNames } from '../tasks/registry.js';
 
 /** Offline the node's policy is unknown: every kind is allowed from every source. */
@@ -22,17 +23,25 @@ export interface TaskFile {
   plan: Plan;
 }
 
-/** Reads and fully validates a task file a helper verb was given (`--tasks FILE`): exit 2 if anything is wrong. */
+/**
+ * Reads and fully validates a task file a helper verb was given (`--tasks FILE`): exit 2 if anything is wrong,
+ * with the same size cap and UTF-8 rule as tasks.d. The bytes are then exactly the text that was validated.
+ */
 export async function readTaskFile(arg: string, flag: string): Promise<TaskFile> {
   const path = resolve(arg);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new InvalidInput({ source: `${flag} ${arg}`, message: `cannot read: ${(err as Error).message}` });
-  }
-  const tasks = tasksFromText(bytes.toString('utf8'), path.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file');
+  const bytes = await readFlagFile(arg, flag, { source: `file:${path}`, what: 'a task file' });
+  const tasks = tasksFromText(decodeUtf8Text(bytes, `file:${path}`), path.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file');
   return { path, bytes, tasks, plan: buildPlan(tasks, everyKindPolicy()) };
+}
+
+/** A file a helper verb was given with a flag: a pipe (`<(…)`) is fine; one that cannot be read is exit 2. */
+export async function readFlagFile(arg: string, flag: string, opts: { source: string; what: string }): Promise<Buffer> {
+  try {
+    return await readInputFile(resolve(arg), { ...opts, allowPipe: true });
+  } catch (err) {
+    if (err instanceof UnreadableFile) throw new InvalidInput({ source: `${flag} ${arg}`, message: `cannot read: ${err.message}` });
+    throw err;
+  }
 }
 
 export function requiredString(values: Record<string, unknown>, flag: string, usage: string): string {

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { InvalidInput } from '../errors.js';
+import { readInputFile } from '../host/input-file.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
+import { decodeUtf8Text } from '../plan/text-encoding.js';
 import { looksLikeUserData, parseUserData, POSTJOIN_PART_TYPE, postjoinParts } from '../sources/userdata-mime.js';
 import { tasksFromParts } from '../sources/userdata-source.js';
 
@@ -18,9 +19,10 @@ export interface ValidateInput {
  * labelled `userdata:FILE:part[N]` and count as the userdata source for policy.
  */
 export async function readValidateInput(path: string): Promise<ValidateInput> {
-  const bytes = await readFile(path);
+  // A pipe is read too (`validate <(…)`), within the cap.
+  const bytes = await readInputFile(path, { source: `file:${path}`, what: 'a task file or user data', allowPipe: true });
   if (!looksLikeUserData(bytes)) {
-    return { type: 'tasks', tasks: tasksFromText(bytes.toString('utf8'), path.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file') };
+    return { type: 'tasks', tasks: tasksFromText(decodeUtf8Text(bytes, `file:${path}`), path.endsWith('.json') ? 'json' : 'yaml', `file:${path}`, 'file') };
   }
   const label = `userdata:${path}`;
   if (!parseUserData(bytes, label).multipart) {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
 import { InvalidInput, formatProblem, type Problem } from '../errors.js';
+import { UnreadableFile } from '../host/input-file.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { allTasks } from '../plan/task.js';
@@ -35,7 +36,8 @@ export async function run(ctx: VerbContext): Promise<number> {
       ({ tasks: sourced, type } = await readValidateInput(path));
     } catch (err) {
       if (err instanceof InvalidInput) problems.push(...err.problems);
-      else problems.push({ source: `file:${path}`, message: `cannot read: ${(err as Error).message}` });
+      else if (err instanceof UnreadableFile) problems.push({ source: `file:${path}`, message: `cannot read: ${err.message}` });
+      else throw err;
     }
     all.push(...sourced);
     files.push({ path, ...(type ? { type } : {}), tasks: sourced.length, valid: problems.length === before });
@@ -65,7 +67,7 @@ export async function run(ctx: VerbContext): Promise<number> {
 
 /** Offline, the node's policy is unknown: allow every kind, unless a config is given to check against. */
 async function policyFor(ctx: VerbContext): Promise<Policy> {
-  if (ctx.configGiven) return (await loadConfig(ctx.configPath, kindNames())).config.policy;
+  if (ctx.configGiven) return (await loadConfig(ctx.configPath, kindNames(), { allowPipe: true })).config.policy;
   const everything = kindNames();
   const policy = toAgentConfig(agentConfigSchema.parse({}), ctx.configPath).policy;
   return { ...policy, file: { allow: everything }, userdata: { allow: everything }, tags: { allow: everything } };

@@ -11,6 +11,7 @@ import { byteOrder } from '../../../src/sources/file-source.js';
 import { joinWords, splitWords } from '../../../src/sources/shell-words.js';
 import { compileTags } from '../../../src/sources/tag-compile.js';
 import { ENABLED_KEY, TAG_KEY_CHARS, TAG_KEY_MAX, TAG_VALUE_MAX, taskFromTagValue, tasksFromTags } from '../../../src/sources/tag-grammar.js';
+import { findUnusualCharacter } from '../../../src/sources/unusual-characters.js';
 import { everyKindPolicy } from '../../../src/verbs/task-file.js';
 import { fail, onlyInvalidInput } from './checks.js';
 import type { PropertyDef } from './harness.js';
@@ -108,8 +109,24 @@ const tagValue = fc.oneof(
 );
 export const tagMap = fc.array(fc.tuple(tagKey, tagValue), { maxLength: 8 }).map((e) => new Map(e));
 
-/** Exec tasks whose arguments hold everything a shell would act on. */
-const hostileExec = fc.tuple(fc.stringMatching(/^[a-z0-9]{1,8}$/), fc.array(fc.oneof(text(10), fc.constantFrom('; rm -rf /', '$(reboot)', '`id`', '&& curl x | sh', '>/etc/passwd', '*', '~root', '$HOME', '"', "'", '\\')), { minLength: 1, maxLength: 5 }));
+/**
+ * Exec tasks whose arguments hold everything a shell would act on. Words a tag value may not hold (a no-break
+ * space, an invisible or a control character) are left out: their refusal has a property of its own below.
+ */
+const hostileExec = fc.tuple(
+  fc.stringMatching(/^[a-z0-9]{1,8}$/),
+  fc.array(fc.oneof(text(10), fc.constantFrom('; rm -rf /', '$(reboot)', '`id`', '&& curl x | sh', '>/etc/passwd', '*', '~root', '$HOME', '"', "'", '\\')).filter((w) => !findUnusualCharacter(w)), { minLength: 1, maxLength: 5 }),
+);
+
+/** Characters that look like a space or a line break but are not one, invisible ones, and control characters. */
+const unusualChar = fc.oneof(
+  fc.constantFrom('\u00a0', '\u2007', '\u202f', '\u3000', '\u1680', '\u2028', '\u2029', '\u0085', '\u000b', '\u000c', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u202e', '\u2066', '\u180e', '\u3164', '\u2800', '\u0000', '\u001b', '\u007f', '\u009b', '\ud800'),
+  fc.integer({ min: 0x2000, max: 0x200f }).map((c) => String.fromCodePoint(c)),
+  fc.integer({ min: 0x0001, max: 0x001f }).filter((c) => c !== 0x09 && c !== 0x0a && c !== 0x0d).map((c) => String.fromCodePoint(c)),
+);
+
+/** Every string in a raw task spec, however deep. */
+const stringsIn = (v: unknown): string[] => (typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(stringsIn) : []);
 
 // ---- the tags verb and its round trip --------------------------------------------------------------------------
 
@@ -200,7 +217,10 @@ export const tagProperties = [
         // What the grammar may rightly refuse: a value past 256 characters, or a script whose body does not survive.
         const fits = read.value.plan.steps.every((s) => !isGroup(s) && [...JSON.stringify(s.spec)].length < TAG_VALUE_MAX / 2);
         const why = problems.map((p) => p.message).join('; ');
-        if (fits && !/characters; EC2 allows|order of their keys|number every task/.test(why)) fail(`refused tasks that tags can express: ${why}`);
+        // A word with a no-break space, an invisible or a control character: the grammar refuses those.
+        const unusual = read.value.sourced.some((st) => stringsIn(st.raw).some((w) => findUnusualCharacter(w)));
+        if (/which a tag value may not hold/.test(why) && !unusual) fail(`refused a character that is not unusual: ${why}`);
+        if (fits && !unusual && !/characters; EC2 allows|order of their keys|number every task/.test(why)) fail(`refused tasks that tags can express: ${why}`);
         return;
       }
       for (const t of tags) {
@@ -219,6 +239,25 @@ export const tagProperties = [
       });
     },
   } satisfies PropertyDef<TagsCase>,
+  {
+    parser: 'tags',
+    name: 'a tag value holding an unusual character (no-break space, invisible, control) is refused naming its code point and position',
+    arbitrary: fc.tuple(tagValue, unusualChar, fc.nat()),
+    runs: 2000,
+    check([value, c, at]: [string, string, number]) {
+      const chars = [...value];
+      const where = at % (chars.length + 1);
+      const input = [...chars.slice(0, where), c, ...chars.slice(where)].join('');
+      const r = taskFromTagValue('a', input);
+      if (typeof r !== 'string') return fail(`accepted ${JSON.stringify(input)} as ${JSON.stringify(r)}`);
+      const m = /^character (\d+) is U\+([0-9A-F]{4,6})\b/.exec(r);
+      if (!m) return fail(`refused ${JSON.stringify(input)} without naming the character: ${JSON.stringify(r)}`);
+      const named = [...input][Number(m[1]) - 1];
+      if (named?.codePointAt(0) !== parseInt(m[2]!, 16)) fail(`character ${m[1]} of ${JSON.stringify(input)} is not U+${m[2]}`);
+      if (Number(m[1]) > where + 1) fail(`named character ${m[1]}, after the one at ${where + 1}`);
+      if (/^[\x20-\x7e\t\n\r]$/.test(named ?? '')) fail(`named an ordinary character ${JSON.stringify(named)}`);
+    },
+  } satisfies PropertyDef<[string, string, number]>,
   {
     parser: 'tags',
     name: 'a single tag value parses to a task or a one-line reason, never a throw',

@@ -45,7 +45,8 @@ interface MimeSpec {
   parts: PartSpec[];
   /** Outer layers, innermost first. */
   layers: ('gzip' | 'base64' | 'base64-wrapped')[];
-  closing: boolean;
+  /** After the last part: the closing boundary; a plain boundary line, as Karpenter's examples end; or nothing (cut off). */
+  ending: 'closing' | 'boundary-line' | 'none';
 }
 
 const partSpec: fc.Arbitrary<PartSpec> = fc.record({
@@ -68,7 +69,7 @@ export const mimeSpec: fc.Arbitrary<MimeSpec> = fc.record({
   epilogue: fc.constantFrom('', 'trailing words\n', '\n\n'),
   parts: fc.array(partSpec, { maxLength: 4 }),
   layers: fc.array(fc.constantFrom('gzip' as const, 'base64' as const, 'base64-wrapped' as const), { maxLength: 3 }),
-  closing: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  ending: fc.oneof({ weight: 7, arbitrary: fc.constant('closing' as const) }, { weight: 2, arbitrary: fc.constant('boundary-line' as const) }, { weight: 1, arbitrary: fc.constant('none' as const) }),
 });
 
 const caseHeader = (name: string, c: PartSpec['headerCase']) => (c === 'lower' ? name.toLowerCase() : c === 'upper' ? name.toUpperCase() : name);
@@ -118,7 +119,8 @@ export function buildMime(spec: MimeSpec): Buffer {
     }
     chunks.push(Buffer.from(`--${spec.boundary}${nl}${caseHeader('Content-Type', p.headerCase)}: ${p.contentType}${p.params}${nl}${cteHeader}${nl}`), encoded, Buffer.from(nl));
   }
-  if (spec.closing) chunks.push(Buffer.from(`--${spec.boundary}--${nl}${spec.epilogue}`));
+  if (spec.ending === 'closing') chunks.push(Buffer.from(`--${spec.boundary}--${nl}${spec.epilogue}`));
+  if (spec.ending === 'boundary-line') chunks.push(Buffer.from(`--${spec.boundary}${nl}`));
   let out = Buffer.concat(chunks);
   for (const layer of spec.layers) out = layer === 'gzip' ? gzipSync(out) : Buffer.from(b64(out, layer === 'base64-wrapped'));
   return out;
@@ -192,7 +194,8 @@ interface RenderCase {
   spelling: Spelling;
   /** Bytes spliced into a leading comment of the task file: non-UTF-8 bytes are the interesting ones. */
   comment: Uint8Array | undefined;
-  nodeconfig: Uint8Array | string;
+  /** The --nodeconfig file; `decodable` when it is one nodeadm decodes (render must then not refuse it). */
+  nodeconfig: { bytes: Uint8Array | string; decodable: boolean };
   gzip: boolean;
   /** Launch templates carry user data base64-encoded; IMDS hands back the decoded bytes, but tools may not. */
   base64: boolean;
@@ -203,9 +206,31 @@ export const renderCase: fc.Arbitrary<RenderCase> = fc.record({
   spelling,
   comment: fc.option(fc.uint8Array({ minLength: 1, maxLength: 8 }), { nil: undefined }),
   nodeconfig: fc.oneof(
-    fc.constantFrom('apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: c\n', 'kind: NodeConfig\r\n', '#!/bin/bash\necho hi\n', ''),
-    fc.uint8Array({ maxLength: 300 }),
-    fc.string({ maxLength: 200 }),
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({
+          text: fc.constantFrom(
+            'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: c\n',
+            '---\r\napiVersion: node.eks.aws/v1alpha1\r\nkind: NodeConfig\r\nspec: {}',
+            '{"apiVersion":"node.eks.aws/v1alpha1","kind":"NodeConfig","spec":{}}',
+          ),
+          gzip: fc.boolean(),
+          base64: fc.boolean(),
+        })
+        .map(({ text, gzip, base64 }) => {
+          let b = Buffer.from(text);
+          if (gzip) b = gzipSync(b);
+          if (base64) b = Buffer.from(b.toString('base64'));
+          return { bytes: b, decodable: true };
+        }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(fc.constantFrom('kind: NodeConfig\r\n', '#!/bin/bash\necho hi\n', '', 'apiVersion: v1\nkind: Pod\n'), fc.uint8Array({ maxLength: 300 }), fc.string({ maxLength: 200 }))
+        .map((bytes) => ({ bytes, decodable: false })),
+    },
   ),
   gzip: fc.boolean(),
   base64: fc.boolean(),
@@ -249,7 +274,7 @@ export const userdataProperties = [
   {
     parser: 'userdata',
     name: 'well-formed user data gives exactly its postjoin parts, in order, each task as written',
-    arbitrary: mimeSpec.filter((s) => s.closing && s.parts.every((p) => p.cte !== 'x-unknown' && 'tasks' in p.body)),
+    arbitrary: mimeSpec.filter((s) => s.ending !== 'none' && s.parts.every((p) => p.cte !== 'x-unknown' && 'tasks' in p.body)),
     runs: 300,
     check(spec: MimeSpec) {
       const raw = buildMime(spec);
@@ -303,7 +328,7 @@ export const userdataProperties = [
       const tasksPath = join(renderDir, `tasks.${ext}`);
       const nodeconfigPath = join(renderDir, 'nodeconfig.yaml');
       writeFileSync(tasksPath, taskFileBytes(c));
-      writeFileSync(nodeconfigPath, typeof c.nodeconfig === 'string' ? c.nodeconfig : Buffer.from(c.nodeconfig));
+      writeFileSync(nodeconfigPath, typeof c.nodeconfig.bytes === 'string' ? c.nodeconfig.bytes : Buffer.from(c.nodeconfig.bytes));
       const out = sink();
       const stderrWrite = process.stderr.write;
       process.stderr.write = (() => true) as typeof process.stderr.write; // the verb's warnings (not a NodeConfig, size)
@@ -315,8 +340,9 @@ export const userdataProperties = [
         });
         file = await readTaskFile(tasksPath, '--tasks');
       } catch (err) {
-        // render refuses what it cannot stand behind: an invalid task file, or a NodeConfig that is already MIME.
-        checkInvalidInput(err, '', () => true);
+        // render refuses what it cannot stand behind: an invalid task file, or a NodeConfig nodeadm cannot decode.
+        const e = checkInvalidInput(err, '', () => true);
+        if (c.nodeconfig.decodable && e.problems.some((p) => p.source.startsWith('--nodeconfig'))) fail(`refused a NodeConfig nodeadm decodes: ${e.message}`);
         return;
       } finally {
         process.stderr.write = stderrWrite;

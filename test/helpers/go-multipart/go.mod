@@ -1,0 +1,3 @@
+module postjoin.test/gomultipart
+
+go 1.19
