@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startKubeApiServer } from '../emulators/kube-apiserver.js';
 import { kubeconfigText } from '../emulators/kube-kubeconfig.js';
 
-export const PLUGIN_ARGS = ['eks', 'get-token', '--cluster-name', 'nspawn-cluster', '--region', 'us-west-2'];
+export const PLUGIN_ARGS = ['eks', 'get-token', '--cluster-name', 'standin-cluster', '--region', 'us-west-2'];
 
 export async function main(argv: string[]): Promise<void> {
   const [dir, node, pluginPath] = argv;
