@@ -10,7 +10,7 @@ import { clip, describeOutcome, outcomeOf } from '../src/report/cluster-outcome.
 import { resolveNodeName } from '../src/report/cluster-report.js';
 import type { TaskRecord } from '../src/report/run-state.js';
 import { taskContextEnv } from '../src/report/task-context.js';
-import { StopReason } from '../src/runner/stop-reason.js';
+import { StopReason, Stopped } from '../src/runner/stop-reason.js';
 import { startImdsServer } from './emulators/imds-server.js';
 import { memoryLogger } from './helpers/memory-log.js';
 
@@ -49,6 +49,25 @@ t.test('a SIGTERM makes any failed outcome Stopped; the run deadline does not', 
   const deadline = new AbortController();
   deadline.abort(StopReason.deadline(60_000));
   t.match(outcomeOf({ exitCode: 1, message: 'deadline', stop: deadline.signal, tasks: [row('a', 'failed', { error: 'timed out' })] }), { reason: 'TaskFailed', task: 'a' });
+});
+
+t.test('a stop before the tasks (exit 1 via Stopped) is Stopped, the run deadline included; a plan or source failure stays what it is', async (t) => {
+  const deadline = new AbortController();
+  deadline.abort(StopReason.deadline(60_000));
+  const waiting = 'the run deadline (runTimeout 1m) passed while waiting for readiness; still not ready: kubelet healthz: HTTP 503';
+  t.same(
+    outcomeOf({ exitCode: 1, message: waiting, error: new Stopped(waiting), stop: deadline.signal, tasks: [row('a', 'not-run')] }),
+    { reason: 'Stopped', message: waiting },
+    'the run deadline during readiness: Stopped, not TaskFailed',
+  );
+  const between = 'the run deadline (runTimeout 1m) passed before task "b"; 1 task not run';
+  t.same(outcomeOf({ exitCode: 1, message: between, stop: deadline.signal, tasks: [row('a', 'succeeded'), row('b', 'not-run')] }), { reason: 'Stopped', message: between }, 'the deadline between tasks, no task failed: Stopped');
+  // Exits 2 and 4 wait for readiness before they are reported: a SIGTERM in that wait does not make them Stopped.
+  const term = new AbortController();
+  term.abort(StopReason.signal('SIGTERM'));
+  const invalid = new InvalidInput({ source: 'file:/t.yaml', at: 'tasks[0]', line: 2, message: 'unknown kind "shell"' });
+  t.same(outcomeOf({ exitCode: 2, error: invalid, message: 'invalid input', stop: term.signal }), { reason: 'InvalidPlan', first: 'file:/t.yaml: tasks[0], line 2: unknown kind "shell"', count: 1 });
+  t.same(outcomeOf({ exitCode: 4, message: 'IMDS: /latest/user-data: HTTP 500', stop: term.signal }), { reason: 'SourceError', message: 'IMDS: /latest/user-data: HTTP 500' });
 });
 
 t.test('messages are cut to 1 KB of UTF-8, never inside a character', async (t) => {

@@ -27,9 +27,19 @@ t.test('plan, validate, status and --version never load the Kubernetes client', 
     t.ok(loaded('src/'), `${args[0]}: the watcher saw the bundle's own modules`);
   }
   const text = await readFile(BUNDLE, 'utf8');
-  t.ok(text.includes('"src/host/kube/api-client.ts"'), 'the bundle holds the client, so the above means something', {
-    todo: text.includes('"src/host/kube/api-client.ts"') ? false : 'run.ts does not import the cluster report yet (the lead wires it)',
-  });
+  t.ok(text.includes('"src/host/kube/api-client.ts"'), 'the bundle holds the client, so the above means something');
+});
+
+t.test('a run with reporting off never loads the client; the node name is still detected for the tasks', async (t) => {
+  const ws = await workspace('kubernetes: { enabled: false }\n');
+  const watch = await moduleInitWatcher(ws.dir);
+  await ws.task('10.yaml', taskList('  - { name: a, script: "test -n \\"$POSTJOIN_NODE_NAME\\"" }\n'));
+  const w = watch();
+  const r = await runCli(['run', '--config', ws.configPath, '--state-dir', ws.stateDir], { env: w.env });
+  t.equal(r.code, 0, r.stdout.slice(-2000));
+  const loaded = await w.loaded();
+  for (const m of ['src/host/kube/api-client.ts', 'src/host/kube/exec-credential.ts', 'src/host/kube/node-api.ts', 'src/report/cluster-writer.ts']) t.notOk(loaded(m), `reporting off: ${m} not loaded`);
+  t.ok(loaded('src/host/kube/node-name.ts'), 'the node name is detected (the tasks get POSTJOIN_NODE_NAME)');
 });
 
 /** A bundle of a tiny program that uses the report as run.ts will: start, running(), final(). */

@@ -1,5 +1,5 @@
 import { InvalidInput, formatProblem } from '../errors.js';
-import { StopReason } from '../runner/stop-reason.js';
+import { StopReason, Stopped } from '../runner/stop-reason.js';
 import type { TaskRecord } from './run-state.js';
 
 /**
@@ -86,15 +86,15 @@ export interface RunEnd {
   /** The state's task rows: the failed one is named in TaskFailed. */
   tasks?: readonly TaskRecord[];
   counts?: Record<string, number>;
-  /** The run's stop signal: a SIGTERM/SIGINT makes the outcome Stopped, whatever exit it led to. */
+  /** The run's stop signal: a SIGTERM/SIGINT makes a failed outcome Stopped, unless it was an invalid plan or a source error. */
   stop?: AbortSignal;
 }
 
 /** The outcome of a finished run, from what `run` has at its end. */
 export function outcomeOf(end: RunEnd): Outcome {
   const message = end.message ?? `exit ${end.exitCode}`;
-  const reason: unknown = end.stop?.aborted ? end.stop.reason : undefined;
-  if (reason instanceof StopReason && reason.kind === 'stopped' && end.exitCode !== 0) return { reason: 'Stopped', message };
+  // Exits 2 and 4 first: with reporting on they wait for readiness before they are reported, and a stop during
+  // that wait does not change what went wrong (nor their exit code).
   switch (end.exitCode) {
     case 0:
       return { reason: 'Succeeded', counts: end.counts ?? {} };
@@ -102,13 +102,21 @@ export function outcomeOf(end: RunEnd): Outcome {
       const problems = end.error instanceof InvalidInput ? end.error.problems : [];
       return { reason: 'InvalidPlan', first: problems[0] ? formatProblem(problems[0]) : message, count: Math.max(1, problems.length) };
     }
-    case 3:
-      return { reason: 'NotReady', message };
     case 4:
       return { reason: 'SourceError', message };
+  }
+  const reason: unknown = end.stop?.aborted ? end.stop.reason : undefined;
+  if (reason instanceof StopReason && reason.kind === 'stopped') return { reason: 'Stopped', message };
+  // A stop before the tasks (SIGTERM or the run deadline during IMDS, EC2 or readiness) ends the run as Stopped.
+  if (end.error instanceof Stopped) return { reason: 'Stopped', message };
+  switch (end.exitCode) {
+    case 3:
+      return { reason: 'NotReady', message };
     default: {
       // A failed parallel group: its failed member is the task to name.
       const failed = end.tasks?.find((t) => t.status === 'failed' && t.group) ?? end.tasks?.find((t) => t.status === 'failed');
+      // The run deadline between two tasks: nothing failed, the run was stopped.
+      if (!failed && reason instanceof StopReason) return { reason: 'Stopped', message };
       if (!failed) return { reason: 'TaskFailed', error: message };
       return { reason: 'TaskFailed', task: failed.name, source: failed.source, error: failed.error ?? message };
     }

@@ -18,6 +18,8 @@ export interface TaskContextInput {
   /** The kubeconfig, for POSTJOIN_CLUSTER_NAME (its exec plugin's --cluster-name); read if it can be. */
   kubeconfig?: string;
   log?: Logger;
+  /** The run's stop signal: once it fired, a read that failed is the stop's doing, not worth a warning. */
+  stop?: AbortSignal;
 }
 
 export async function taskContextEnv(input: TaskContextInput): Promise<Record<string, string>> {
@@ -30,7 +32,7 @@ export async function taskContextEnv(input: TaskContextInput): Promise<Record<st
         try {
           return [name, (await imds(path))?.trim()] as const;
         } catch (err) {
-          input.log?.warn(`IMDS ${path}: ${(err as Error).message}; tasks run without ${name}`);
+          if (!input.stop?.aborted) input.log?.warn(`IMDS ${path}: ${(err as Error).message}; tasks run without ${name}`);
           return [name, undefined] as const;
         }
       }),

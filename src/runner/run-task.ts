@@ -22,6 +22,11 @@ export interface TaskRunDeps {
   random?: () => number;
   /** Extra time a kind gets to wind down after its signal fires, before the runner stops waiting for it. */
   windDownMs?: number;
+  /**
+   * What every task's environment gets about the node (POSTJOIN_NODE_NAME, the IMDS facts, the cluster name).
+   * Not part of the once-state hash, which covers only the task's own env: a node renamed is the same work.
+   */
+  contextEnv?: Readonly<Record<string, string>>;
 }
 
 export interface TaskOutcome {
@@ -100,7 +105,8 @@ async function runAttempt(task: SimpleTask, log: Logger, deps: TaskRunDeps) {
   try {
     const work = kind.run(task.spec, {
       name: task.name,
-      env: task.env ?? {},
+      // The node's context, the task's name, then the task's own env, which wins.
+      env: { ...deps.contextEnv, POSTJOIN_TASK: task.name, ...task.env },
       ...(task.cwd ? { cwd: task.cwd } : {}),
       signal: ctl.signal,
       log,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/agent-config.js';
 import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../errors.js';
 import { createHost } from '../host/host.js';
 import { loadProcessRunner } from '../host/process-group.js';
@@ -12,10 +13,11 @@ import { acquireRunLock, type RunLock } from '../report/run-lock.js';
 import { RunRecorder } from '../report/run-recorder.js';
 import { StateStore } from '../report/state-store.js';
 import { createStatusReporter } from '../report/systemd-notify.js';
-import { runPlan } from '../runner/run-plan.js';
+import { runPlan, type PlanOutcome } from '../runner/run-plan.js';
 import { StopReason, Stopped, reasonOf, throwIfStopped } from '../runner/stop-reason.js';
 import { formatDuration } from '../duration.js';
 import { loadAgentConfig, loadPlan } from './load-plan.js';
+import { readyToReport, reportFinal, startHandoff, taskContext, type Handoff } from './run-handoff.js';
 import type { VerbContext } from './verb.js';
 
 /**
@@ -61,10 +63,17 @@ export async function run(ctx: VerbContext): Promise<number> {
   let deadline: NodeJS.Timeout | undefined;
   const stop = stopper.signal;
   let doing = 'loading the config';
+  // Cluster handoff (design §4): known once the config is; a config that cannot be read cannot be reported.
+  let config: AgentConfig | undefined;
+  let handoff: Handoff | undefined;
+  let outcome: PlanOutcome | undefined;
+  let error: unknown;
   try {
     notify.status('loading config and sources');
-    const config = await loadAgentConfig(ctx.configPath, log);
-    deadline = setTimeout(() => stopper.abort(StopReason.deadline(config.runTimeoutMs)), config.runTimeoutMs);
+    config = await loadAgentConfig(ctx.configPath, log);
+    const runTimeoutMs = config.runTimeoutMs;
+    deadline = setTimeout(() => stopper.abort(StopReason.deadline(runTimeoutMs)), runTimeoutMs);
+    handoff = await startHandoff(config, { log, stop });
     doing = 'reading the task sources';
     const imds = config.imds.enabled ? createImdsClient({ budgetMs: config.imds.budgetMs, log, stop }) : undefined;
     const plan = await loadPlan(config, log, imds, stop);
@@ -79,9 +88,11 @@ export async function run(ctx: VerbContext): Promise<number> {
     recorder.setInstanceId(instanceId);
     await recorder.save();
     void loadProcessRunner().catch(() => {}); // off the path from readiness to the first task's spawn
+    const context = taskContext(config, handoff, imds, { log, stop });
     doing = 'waiting for readiness';
     await waitUntilReady(probesFor(config, host), { log, notify, stop, timeoutMs: config.readiness.timeoutMs });
-    const outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop: stopper.signal });
+    handoff.report.running(`${tasks} task(s)`); // beside the run: never delays the first task
+    outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop, contextEnv: await context });
     exitCode = outcome.exitCode;
     message = outcome.message;
     summarize(log, plan, outcome.counts, exitCode, message, Date.now() - started);
@@ -91,8 +102,8 @@ export async function run(ctx: VerbContext): Promise<number> {
     const err = stop.aborted && !(caught instanceof Stopped) && !(caught instanceof InvalidInput) ? new Stopped(`${reasonOf(stop)} while ${doing} (${(caught as Error).message})`) : caught;
     exitCode = err instanceof PostjoinError ? err.exitCode : ExitCode.taskFailed;
     message = reportFailure(log, err);
+    error = err;
   } finally {
-    if (deadline) clearTimeout(deadline);
     recorder.finish(exitCode, message);
     try {
       await recorder.save();
@@ -100,6 +111,11 @@ export async function run(ctx: VerbContext): Promise<number> {
       log.error(`cannot write the final state: ${(err as Error).message}`);
       if (exitCode === ExitCode.ok) exitCode = ExitCode.taskFailed;
     }
+    // The result is on disk first; the report (and for exits 2 and 4 the readiness it needs) comes after.
+    await readyToReport(error, handoff, config, { log, stop, host, notify });
+    if (deadline) clearTimeout(deadline);
+    const end = { exitCode, ...(message ? { message } : {}), error, tasks: recorder.state.tasks, ...(outcome ? { counts: outcome.counts } : {}), stop };
+    await reportFinal(handoff, end, recorder, log);
     notify.status(exitCode === 0 ? 'done: all tasks succeeded' : `failed (exit ${exitCode}): ${message ?? ''}`);
     await Promise.all([notify.flush(), host.close(), lock.release().catch(() => {})]);
     // Only now: a second SIGTERM while the final state is written must not kill the agent before it is.

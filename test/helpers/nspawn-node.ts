@@ -76,6 +76,14 @@ export interface NodeOptions {
   enable?: string[];
   /** Default: 'install.sh' when packaging/install.sh exists, else 'wrapper'. */
   install?: 'install.sh' | 'wrapper';
+  /**
+   * false: postjoin.service is installed but not enabled, so the test starts it (systemctl start) once what it
+   * needs in the container's network namespace is up. Only with install 'wrapper'.
+   */
+  enablePostjoin?: boolean;
+  /** More binds, and more files (container path -> content). */
+  binds?: Bind[];
+  files?: Record<string, string>;
 }
 
 export const INSTALL_SH = join(ROOT, 'packaging/install.sh');
@@ -123,12 +131,14 @@ export async function bootNode(opts: NodeOptions): Promise<Container> {
     { host: process.execPath, container: '/usr/local/bin/node', ro: true },
     ...(await containerdBinaries()),
     { host: opts.containerdLib, container: '/var/lib/containerd' },
+    ...(opts.binds ?? []),
   ];
   const extraFiles: Record<string, string> = {
     '/usr/local/lib/stub-kubelet.js': STUB_KUBELET,
     // The rootfs's own /etc/machine-id is kept: it is the instance ID for once-state (imds is off here), the
     // same on every boot of the image, as on a real instance.
     '/etc/postjoin/config.yaml': opts.config ?? nodeConfig(),
+    ...opts.files,
   };
   for (const [file, content] of Object.entries(opts.tasks)) extraFiles[`/etc/postjoin/tasks.d/${file}`] = content;
   const units: Record<string, string> = {
@@ -139,6 +149,7 @@ export async function bootNode(opts: NodeOptions): Promise<Container> {
   };
   const enable = ['containerd.service', 'nodeadm-run.service', 'kubelet.service', ...(opts.enable ?? [])];
   let unitsDir: string | undefined;
+  if (opts.enablePostjoin === false && method !== 'wrapper') throw new Error("bootNode: enablePostjoin: false needs install: 'wrapper'");
   if (method === 'install.sh') {
     const root = await installTree();
     for (const p of ['/usr/bin/postjoin', '/usr/libexec/postjoin', '/usr/lib/systemd/system/postjoin.service']) binds.push({ host: join(root, p), container: p, ro: true });
@@ -148,7 +159,7 @@ export async function bootNode(opts: NodeOptions): Promise<Container> {
     binds.push({ host: await bundleForContainer(), container: BUNDLE_IN_CONTAINER, ro: true });
     extraFiles['/usr/bin/postjoin'] = WRAPPER;
     units['postjoin.service'] = await readFile(join(ROOT, 'systemd/postjoin.service'), 'utf8');
-    enable.push('postjoin.service');
+    if (opts.enablePostjoin !== false) enable.push('postjoin.service');
   }
   return bootContainer({
     units,
