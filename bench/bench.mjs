@@ -23,7 +23,7 @@ await build({
   target: 'node20',
   format: 'esm',
   packages: 'external',
-  // src/version.ts reads the version the product bundle gets from esbuild.config.mjs.
+  // src/base/version.ts reads the version the product bundle gets from esbuild.config.mjs.
   define: { __POSTJOIN_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
   sourcemap: 'inline',

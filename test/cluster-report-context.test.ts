@@ -4,13 +4,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { InvalidInput } from '../src/errors.js';
+import { InvalidInput } from '../src/base/errors.js';
 import { createImdsClient } from '../src/host/imds-client.js';
 import { clip, describeOutcome, outcomeOf } from '../src/report/cluster-outcome.js';
 import { resolveNodeName } from '../src/report/cluster-report.js';
 import type { TaskRecord } from '../src/report/run-state.js';
 import { taskContextEnv } from '../src/report/task-context.js';
-import { StopReason, Stopped } from '../src/runner/stop-reason.js';
+import { StopReason, Stopped } from '../src/base/stop-reason.js';
 import { startImdsServer } from './emulators/imds-server.js';
 import { memoryLogger } from './helpers/memory-log.js';
 

@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { KubernetesConfig } from '../src/config/agent-config.js';
 import { STOPPED_REPORT_MS, startClusterReport } from '../src/report/cluster-report.js';
-import { StopReason } from '../src/runner/stop-reason.js';
+import { StopReason } from '../src/base/stop-reason.js';
 import { startKubeApiServer, type KubeStandIn } from './emulators/kube-apiserver.js';
 import { execPlugin } from './helpers/exec-plugins.js';
 import { memoryLogger } from './helpers/memory-log.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config/load-config.js';
-import { InvalidInput, formatProblem } from '../src/errors.js';
+import { InvalidInput, formatProblem } from '../src/base/errors.js';
 import { kindNames } from '../src/tasks/registry.js';
 import { runCli, workspace } from './helpers/cli.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config/load-config.js';
-import { InvalidInput, formatProblem } from '../src/errors.js';
+import { InvalidInput, formatProblem } from '../src/base/errors.js';
 import { kindNames } from '../src/tasks/registry.js';
 
 async function configFile(text: string): Promise<string> {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatDuration, parseDuration } from '../src/duration.js';
+import { formatDuration, parseDuration } from '../src/base/duration.js';
 
 t.test('Go-style durations parse to milliseconds', async (t) => {
   const cases: [string, number][] = [

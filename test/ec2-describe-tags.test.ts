@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SourceUnreadable } from '../src/errors.js';
+import { SourceUnreadable } from '../src/base/errors.js';
 import { MAX_ATTEMPTS, describeInstanceTags, maxAttempts } from '../src/host/ec2-describe-tags.js';
 import { silentLogger } from '../src/report/logger.js';
 import { startEc2Server } from './emulators/ec2-server.js';

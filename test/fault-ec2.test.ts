@@ -3,7 +3,7 @@
 // node. Verdicts: 5xx is retried until it clears, or is exit 4 naming the attempts; a malformed answer is exit 4
 // naming DescribeInstances, at once, never a crash or a hang. (RequestLimitExceeded storms: test/ec2-describe-tags.test.ts.)
 import t from 'tap';
-import { SourceUnreadable } from '../src/errors.js';
+import { SourceUnreadable } from '../src/base/errors.js';
 import { createImdsClient } from '../src/host/imds-client.js';
 import { tagsSource } from '../src/sources/tags-source.js';
 import { startEc2Server } from './emulators/ec2-server.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { InvalidInput, SourceUnreadable, formatProblem } from '../src/errors.js';
+import { InvalidInput, SourceUnreadable, formatProblem } from '../src/base/errors.js';
 import { silentLogger } from '../src/report/logger.js';
 import { byteOrder, fileSource } from '../src/sources/file-source.js';
 import { readSources } from '../src/sources/read-sources.js';

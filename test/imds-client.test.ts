@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SourceUnreadable } from '../src/errors.js';
+import { SourceUnreadable } from '../src/base/errors.js';
 import { DEFAULT_IMDS_ENDPOINT, createImdsClient, imdsEndpoint } from '../src/host/imds-client.js';
 import { imdsIdentity, readIdentityDocument } from '../src/host/imds-identity.js';
 import { startImdsServer, type ImdsEmulator } from './emulators/imds-server.js';

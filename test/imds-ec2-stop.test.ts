@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import { describeInstanceTags } from '../src/host/ec2-describe-tags.js';
 import { createImdsClient } from '../src/host/imds-client.js';
 import { silentLogger } from '../src/report/logger.js';
-import { StopReason, Stopped } from '../src/runner/stop-reason.js';
+import { StopReason, Stopped } from '../src/base/stop-reason.js';
 import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';
 import { isolateSdkEnv } from './helpers/sdk-env.js';

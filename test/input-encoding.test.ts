@@ -7,8 +7,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { InvalidInput, formatProblem } from '../src/errors.js';
-import { decodeUtf8Text } from '../src/plan/text-encoding.js';
+import { InvalidInput, formatProblem } from '../src/base/errors.js';
+import { decodeUtf8Text } from '../src/base/text-encoding.js';
 import { runCli, taskList, workspace } from './helpers/cli.js';
 
 /** A file task whose content has a Latin-1 "é" (0xE9) on line 5, at byte offset `OFFSET`. */

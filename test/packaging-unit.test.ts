@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { agentConfigSchema, toAgentConfig } from '../src/config/agent-config.js';
-import { parseDuration } from '../src/duration.js';
+import { parseDuration } from '../src/base/duration.js';
 import { requireReal, which } from './harness/require-real.js';
 import { BUNDLE } from './helpers/cli.js';
 import { ROOT, run } from './helpers/packaging.js';

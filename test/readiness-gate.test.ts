@@ -11,7 +11,7 @@ import { POLL_INTERVAL_MS, probesFor, waitUntilReady } from '../src/readiness/ga
 import { kubeletHealthzProbe } from '../src/readiness/kubelet-healthz.js';
 import type { Probe } from '../src/readiness/probe.js';
 import { describeUnit, unitProbe } from '../src/readiness/unit-probe.js';
-import { StopReason } from '../src/runner/stop-reason.js';
+import { StopReason } from '../src/base/stop-reason.js';
 import { startKubeletStub } from './emulators/kubelet-healthz.js';
 import { standinFor, type Systemd1Standin } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';

@@ -6,9 +6,9 @@ import { createHost } from '../src/host/host.js';
 import type { Plan } from '../src/plan/task.js';
 import { RunRecorder } from '../src/report/run-recorder.js';
 import { StateStore, readState } from '../src/report/state-store.js';
-import { backoffDelay, taskRetryDelay } from '../src/runner/backoff.js';
+import { backoffDelay, taskRetryDelay } from '../src/base/retry.js';
 import { runPlan } from '../src/runner/run-plan.js';
-import { StopReason } from '../src/runner/stop-reason.js';
+import { StopReason } from '../src/base/stop-reason.js';
 import { HEADER, config, planFrom } from './helpers/plan.js';
 import { memoryLogger } from './helpers/memory-log.js';
 

@@ -2,7 +2,7 @@
 // and not from the AWS SDK's credential chain (DescribeInstances fallback, ECR tokens), whose default falls back
 // to IMDSv1 when a token request fails. The IMDS emulator sits behind a proxy that records every request.
 import t from 'tap';
-import { SourceUnreadable } from '../src/errors.js';
+import { SourceUnreadable } from '../src/base/errors.js';
 import { ecrCredentials } from '../src/host/ecr-auth.js';
 import { createImdsClient } from '../src/host/imds-client.js';
 import { ecrRegistry } from '../src/plan/image-ref.js';

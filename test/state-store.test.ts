@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { InvalidInput } from '../src/errors.js';
+import { InvalidInput } from '../src/base/errors.js';
 import { machineIdIdentity, readBootId } from '../src/host/instance-identity.js';
 import { acquireRunLock } from '../src/report/run-lock.js';
 import { RunRecorder } from '../src/report/run-recorder.js';

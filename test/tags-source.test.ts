@@ -1,5 +1,5 @@
 import t from 'tap';
-import { InvalidInput, SourceUnreadable } from '../src/errors.js';
+import { InvalidInput, SourceUnreadable } from '../src/base/errors.js';
 import { createImdsClient } from '../src/host/imds-client.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { silentLogger } from '../src/report/logger.js';

@@ -3,7 +3,7 @@
 // {unit}` from tags stays allowed (an empty policy.units lets it wait on any unit), and task files and user data
 // keep today's rule (empty = any unit).
 import t from 'tap';
-import { InvalidInput } from '../src/errors.js';
+import { InvalidInput } from '../src/base/errors.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { tasksFromText } from '../src/plan/task-document.js';
 import { startImdsServer } from './emulators/imds-server.js';

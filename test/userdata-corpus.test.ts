@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { InvalidInput } from '../src/errors.js';
+import { InvalidInput } from '../src/base/errors.js';
 import { unwrapLayers } from '../src/sources/userdata-encoding.js';
 import { USER_DATA_LIMIT_BYTES, parseUserData, postjoinParts } from '../src/sources/userdata-mime.js';
 import { tasksFromParts } from '../src/sources/userdata-source.js';

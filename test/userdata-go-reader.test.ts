@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { InvalidInput } from '../src/errors.js';
+import { InvalidInput } from '../src/base/errors.js';
 import { unwrapLayers } from '../src/sources/userdata-encoding.js';
 import { USER_DATA_LIMIT_BYTES, parseUserData } from '../src/sources/userdata-mime.js';
 import { requireReal, which } from './harness/require-real.js';

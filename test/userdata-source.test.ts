@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
-import { InvalidInput, SourceUnreadable } from '../src/errors.js';
+import { InvalidInput, SourceUnreadable } from '../src/base/errors.js';
 import { createImdsClient } from '../src/host/imds-client.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { readSources } from '../src/sources/read-sources.js';

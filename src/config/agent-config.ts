@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { absolutePath, duration, nonEmptyString, stringList } from '../plan/fields.js';
-import { unitName } from '../plan/unit-name.js';
+import { absolutePath, duration, nonEmptyString, stringList } from '../base/fields.js';
+import { unitName } from '../base/unit-name.js';
 import { conditionType, nodeName, ownLabelKey } from './kube-names.js';
 
 export const SOURCE_NAMES = ['file', 'userdata', 'tags'] as const;

@@ -1,9 +1,9 @@
-import { InvalidInput, ProblemList, type Problem } from '../errors.js';
-import { readInputFile, UnreadableFile } from '../host/input-file.js';
-import { decodeUtf8Text } from '../plan/text-encoding.js';
-import { parseDocuments } from '../plan/yaml-documents.js';
-import { zodProblems } from '../plan/zod-problems.js';
-import { formatPath } from '../plan/yaml-documents.js';
+import { InvalidInput, ProblemList, type Problem } from '../base/errors.js';
+import { readInputFile, UnreadableFile } from '../base/input-file.js';
+import { decodeUtf8Text } from '../base/text-encoding.js';
+import { parseDocuments } from '../base/yaml-documents.js';
+import { zodProblems } from '../base/zod-problems.js';
+import { formatPath } from '../base/yaml-documents.js';
 import { POLICY_KINDS, agentConfigSchema, toAgentConfig, type AgentConfig } from './agent-config.js';
 
 export interface LoadedConfig {

@@ -1,4 +1,4 @@
-import { SourceUnreadable } from '../errors.js';
+import { SourceUnreadable } from '../base/errors.js';
 import type { ImdsClient } from './imds-client.js';
 import type { InstanceIdentity } from './instance-identity.js';
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { DBusError, Message, MessageType, sessionBus, type MessageBus, type Variant } from 'dbus-next';
-import { sleep } from '../sleep.js';
+import { sleep } from '../base/sleep.js';
 
 /**
  * The one adapter between postjoin and systemd: the D-Bus API of org.freedesktop.systemd1 over dbus-next

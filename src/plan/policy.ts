@@ -1,5 +1,5 @@
 import type { Policy } from '../config/agent-config.js';
-import type { Problem } from '../errors.js';
+import type { Problem } from '../base/errors.js';
 import { kindNamed } from '../tasks/registry.js';
 import type { SimpleTask } from './task.js';
 

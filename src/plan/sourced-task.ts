@@ -1,5 +1,5 @@
 import type { SourceName } from '../config/agent-config.js';
-import type { Locate } from './zod-problems.js';
+import type { Locate } from '../base/zod-problems.js';
 
 /** A task as a source found it: not yet validated, but already knowing where it came from. */
 export interface SourcedTask {

@@ -1,7 +1,7 @@
 import type { SourceName } from '../config/agent-config.js';
-import { ProblemList } from '../errors.js';
+import { ProblemList } from '../base/errors.js';
 import type { SourcedTask } from './sourced-task.js';
-import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from './yaml-documents.js';
+import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from '../base/yaml-documents.js';
 
 export const API_VERSION = 'postjoin/v1alpha1';
 export const TASK_LIST_KIND = 'TaskList';

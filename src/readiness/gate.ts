@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
 import { createHost, type Host } from '../host/host.js';
-import { formatDuration } from '../duration.js';
-import { NotReady } from '../errors.js';
+import { formatDuration } from '../base/duration.js';
+import { NotReady } from '../base/errors.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
-import { Stopped, reasonOf } from '../runner/stop-reason.js';
-import { sleep } from '../sleep.js';
+import { Stopped, reasonOf } from '../base/stop-reason.js';
+import { sleep } from '../base/sleep.js';
 import { containerdProbe } from './containerd-probe.js';
 import { kubeletHealthzProbe } from './kubelet-healthz.js';
 import type { Observation, Probe } from './probe.js';

@@ -1,5 +1,5 @@
-import { InvalidInput, formatProblem } from '../errors.js';
-import { StopReason, Stopped } from '../runner/stop-reason.js';
+import { InvalidInput, formatProblem } from '../base/errors.js';
+import { StopReason, Stopped } from '../base/stop-reason.js';
 import type { TaskRecord } from './run-state.js';
 
 /**

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KubernetesConfig } from '../config/agent-config.js';
-import { formatDuration } from '../duration.js';
-import { StopReason } from '../runner/stop-reason.js';
-import { sleep } from '../sleep.js';
+import { formatDuration } from '../base/duration.js';
+import { StopReason } from '../base/stop-reason.js';
+import { sleep } from '../base/sleep.js';
 import { describeOutcome, describeRunning, type Outcome } from './cluster-outcome.js';
 import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
 import type { ReportRecord } from './run-state.js';

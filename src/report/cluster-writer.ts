@@ -2,8 +2,8 @@ import { abortText } from '../host/kube/abort-text.js';
 import { createKubeClient, KubeApiError, type KubeClient } from '../host/kube/api-client.js';
 import { readKubeconfig } from '../host/kube/kubeconfig.js';
 import { createEvent, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
-import { backoffDelay } from '../runner/backoff.js';
-import { sleep } from '../sleep.js';
+import { backoffDelay } from '../base/retry.js';
+import { sleep } from '../base/sleep.js';
 import type { Described } from './cluster-outcome.js';
 
 /**

@@ -1,4 +1,4 @@
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../base/duration.js';
 import { isGroup, type Plan, type PlanStep, type SimpleTask } from '../plan/task.js';
 import { kindNamed } from '../tasks/registry.js';
 import { textTable } from './text-table.js';

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../base/errors.js';
 import { askAbstractLockHolder, bindAbstractLock } from '../host/abstract-socket-lock.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
 

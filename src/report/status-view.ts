@@ -1,4 +1,4 @@
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../base/duration.js';
 import type { RunState } from './run-state.js';
 import { textTable } from './text-table.js';
 

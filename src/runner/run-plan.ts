@@ -1,9 +1,9 @@
 import { isGroup, type ParallelGroup, type Plan, type SimpleTask } from '../plan/task.js';
 import type { RunRecorder } from '../report/run-recorder.js';
 import type { StatusReporter } from '../report/systemd-notify.js';
-import { forEachWithLimit } from './concurrency.js';
+import { forEachWithLimit } from '../base/concurrency.js';
 import { isDone, runTask, type TaskOutcome, type TaskRunDeps } from './run-task.js';
-import { reasonOf } from './stop-reason.js';
+import { reasonOf } from '../base/stop-reason.js';
 
 export interface PlanRunDeps extends Omit<TaskRunDeps, 'done'> {
   recorder: RunRecorder;

@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../base/duration.js';
 import type { Host } from '../host/host.js';
 import type { SimpleTask } from '../plan/task.js';
 import { createOutputForwarder } from '../report/task-output.js';
 import type { DoneRecord } from '../report/run-state.js';
 import { kindNamed } from '../tasks/registry.js';
 import { TaskFailed } from '../tasks/task-kind.js';
-import { sleep } from '../sleep.js';
-import { taskRetryDelay } from './backoff.js';
-import { StopReason, reasonOf } from './stop-reason.js';
+import { sleep } from '../base/sleep.js';
+import { taskRetryDelay } from '../base/retry.js';
+import { StopReason, reasonOf } from '../base/stop-reason.js';
 
 export interface TaskRunDeps {
   config: AgentConfig;

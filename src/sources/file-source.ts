@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { InvalidInput, SourceUnreadable, type Problem } from '../errors.js';
-import { readInputFile, UnreadableFile } from '../host/input-file.js';
+import { InvalidInput, SourceUnreadable, type Problem } from '../base/errors.js';
+import { readInputFile, UnreadableFile } from '../base/input-file.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
-import { decodeUtf8Text } from '../plan/text-encoding.js';
+import { decodeUtf8Text } from '../base/text-encoding.js';
 import type { SourceContext, TaskSource } from './source.js';
 
 const TASK_FILE = /\.(ya?ml|json)$/;

@@ -1,7 +1,7 @@
-import { InvalidInput, SourceUnreadable, type Problem } from '../errors.js';
+import { InvalidInput, SourceUnreadable, type Problem } from '../base/errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { taskSources } from './registry.js';
-import { throwIfStopped } from '../runner/stop-reason.js';
+import { throwIfStopped } from '../base/stop-reason.js';
 import type { SourceContext } from './source.js';
 
 /**

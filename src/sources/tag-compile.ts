@@ -1,4 +1,4 @@
-import type { Problem } from '../errors.js';
+import type { Problem } from '../base/errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { isGroup, type Plan, type SimpleTask } from '../plan/task.js';
 import { TASK_NAME, validateStep } from '../plan/task-schema.js';

@@ -1,7 +1,7 @@
-import type { Problem } from '../errors.js';
+import type { Problem } from '../base/errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { TASK_NAME } from '../plan/task-schema.js';
-import { formatPath } from '../plan/yaml-documents.js';
+import { formatPath } from '../base/yaml-documents.js';
 import { byteOrder } from './file-source.js';
 import { joinWords, splitWords } from './shell-words.js';
 import { findUnusualCharacter, unusualCharacterProblem } from './unusual-characters.js';

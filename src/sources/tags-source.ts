@@ -1,4 +1,4 @@
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../base/errors.js';
 import type { ImdsClient } from '../host/imds-client.js';
 import { readIdentityDocument } from '../host/imds-identity.js';
 import type { SourcedTask } from '../plan/sourced-task.js';

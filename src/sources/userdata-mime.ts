@@ -1,5 +1,5 @@
-import { InvalidInput, type Problem } from '../errors.js';
-import { firstInvalidUtf8 } from '../plan/text-encoding.js';
+import { InvalidInput, type Problem } from '../base/errors.js';
+import { firstInvalidUtf8 } from '../base/text-encoding.js';
 import { DecodeError, decodeBase64Strict, decodeIfBase64, decodeQuotedPrintable, isGzip, unwrapLayers } from './userdata-encoding.js';
 
 /** Our part's media type; nodeadm ignores it, and cloud-init only warns about a type it does not know. */

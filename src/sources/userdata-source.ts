@@ -1,4 +1,4 @@
-import { InvalidInput, type Problem } from '../errors.js';
+import { InvalidInput, type Problem } from '../base/errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
 import { sourceImds, type SourceContext, type TaskSource } from './source.js';

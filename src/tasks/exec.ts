@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nonEmptyString } from '../plan/fields.js';
+import { nonEmptyString } from '../base/fields.js';
 import { runCommand } from './run-command.js';
 import { defineKind } from './task-kind.js';
 

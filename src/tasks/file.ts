@@ -4,8 +4,8 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { resolveId } from '../host/accounts.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
-import { absolutePath } from '../plan/fields.js';
-import { allowedByGlobs } from '../plan/glob.js';
+import { absolutePath } from '../base/fields.js';
+import { allowedByGlobs } from '../base/glob.js';
 import { resolveParents } from '../host/resolve-parents.js';
 import { TaskFailed, defineKind } from './task-kind.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { allowedByGlobs } from '../plan/glob.js';
+import { allowedByGlobs } from '../base/glob.js';
 import { parseImageRef, type ImageRef } from '../plan/image-ref.js';
-import { forEachWithLimit } from '../runner/concurrency.js';
+import { forEachWithLimit } from '../base/concurrency.js';
 import { formatBytes, nodePlatform, samePlatform } from './pull-platform.js';
 import { conciseError, pullOneImage, type PullRecord } from './pull-image.js';
 import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Policy } from '../config/agent-config.js';
 import type { Systemd, UnitState } from '../host/systemd-dbus.js';
-import { allowedByGlobs } from '../plan/glob.js';
-import { unitName } from '../plan/unit-name.js';
+import { allowedByGlobs } from '../base/glob.js';
+import { unitName } from '../base/unit-name.js';
 import { describeUnit } from '../readiness/unit-probe.js';
 import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
 

@@ -1,12 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { formatDuration, parseDuration } from '../duration.js';
+import { formatDuration, parseDuration } from '../base/duration.js';
 import { httpGet } from '../host/http-get.js';
 import type { UnitState } from '../host/systemd-dbus.js';
-import { DURATION_PATTERN, absolutePath } from '../plan/fields.js';
-import { unitName } from '../plan/unit-name.js';
+import { DURATION_PATTERN, absolutePath } from '../base/fields.js';
+import { unitName } from '../base/unit-name.js';
 import { describeUnit } from '../readiness/unit-probe.js';
-import { sleep } from '../sleep.js';
+import { sleep } from '../base/sleep.js';
 import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
 import { systemdFor, unitPolicyProblems } from './unit.js';
 

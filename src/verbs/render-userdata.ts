@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../base/errors.js';
 import { NODECONFIG_PART_TYPE, nodeconfigProblem } from '../sources/nodeconfig.js';
 import { POSTJOIN_PART_TYPE, parseUserData } from '../sources/userdata-mime.js';
 import { renderMultipart } from '../sources/userdata-render.js';

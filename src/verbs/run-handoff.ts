@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ExitCode, PostjoinError } from '../errors.js';
+import { ExitCode, PostjoinError } from '../base/errors.js';
 import type { Host } from '../host/host.js';
 import type { ImdsClient } from '../host/imds-client.js';
 import { probesFor, waitUntilReady } from '../readiness/gate.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../errors.js';
+import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../base/errors.js';
 import { createHost } from '../host/host.js';
 import { loadProcessRunner } from '../host/process-group.js';
 import { createImdsClient } from '../host/imds-client.js';
@@ -14,8 +14,8 @@ import { RunRecorder } from '../report/run-recorder.js';
 import { StateStore } from '../report/state-store.js';
 import { createStatusReporter } from '../report/systemd-notify.js';
 import { runPlan, type PlanOutcome } from '../runner/run-plan.js';
-import { StopReason, Stopped, reasonOf, throwIfStopped } from '../runner/stop-reason.js';
-import { formatDuration } from '../duration.js';
+import { StopReason, Stopped, reasonOf, throwIfStopped } from '../base/stop-reason.js';
+import { formatDuration } from '../base/duration.js';
 import { loadAgentConfig, loadPlan } from './load-plan.js';
 import { readyToReport, reportFinal, startHandoff, taskContext, type Handoff } from './run-handoff.js';
 import type { VerbContext } from './verb.js';

@@ -1,5 +1,5 @@
 import { agentConfigSchema, toAgentConfig } from '../config/agent-config.js';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../base/errors.js';
 import { compileTags } from '../sources/tag-compile.js';
 import { TAGS_PER_RESOURCE } from '../sources/tag-grammar.js';
 import { readTaskFile, requiredString } from './task-file.js';

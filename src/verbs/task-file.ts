@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
-import { InvalidInput } from '../errors.js';
-import { readInputFile, UnreadableFile } from '../host/input-file.js';
+import { InvalidInput } from '../base/errors.js';
+import { readInputFile, UnreadableFile } from '../base/input-file.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import type { Plan } from '../plan/task.js';
 import { tasksFromText } from '../plan/task-document.js';
-import { decodeUtf8Text } from '../plan/text-encoding.js';
+import { decodeUtf8Text } from '../base/text-encoding.js';
 import { kindNames } from '../tasks/registry.js';
 
 /** Offline the node's policy is unknown: every kind is allowed from every source. */

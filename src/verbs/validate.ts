@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
-import { InvalidInput, formatProblem, type Problem } from '../errors.js';
-import { UnreadableFile } from '../host/input-file.js';
+import { InvalidInput, formatProblem, type Problem } from '../base/errors.js';
+import { UnreadableFile } from '../base/input-file.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { allTasks } from '../plan/task.js';

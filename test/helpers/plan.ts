@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../../src/config/agent-config.js';
-import { InvalidInput, formatProblem, type Problem } from '../../src/errors.js';
+import { InvalidInput, formatProblem, type Problem } from '../../src/base/errors.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { buildPlan } from '../../src/plan/build-plan.js';
 import type { Plan } from '../../src/plan/task.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { formatDuration } from '../../duration.js';
-import { VERSION } from '../../version.js';
+import { formatDuration } from '../../base/duration.js';
+import { VERSION } from '../../base/version.js';
 import { abortText } from './abort-text.js';
 import { ExecCredentials, ExecPluginError, type Credential } from './exec-credential.js';
 import type { ClusterAccess } from './kubeconfig.js';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { formatDuration } from '../../duration.js';
+import { formatDuration } from '../../base/duration.js';
 import type { ClusterAccess, ExecConfig } from './kubeconfig.js';
 import { abortText } from './abort-text.js';
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { formatProblem } from '../../errors.js';
-import { formatPath, parseDocuments, type PathSegment } from '../../plan/yaml-documents.js';
+import { formatProblem } from '../../base/errors.js';
+import { formatPath, parseDocuments, type PathSegment } from '../../base/yaml-documents.js';
 
 /**
  * The kubelet's kubeconfig as the node has it, read the way client-go reads it: the current context's cluster

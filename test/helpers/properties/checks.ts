@@ -1,5 +1,5 @@
 // Assertions the properties share: what "only our typed input error, always located" means.
-import { InvalidInput, type Problem } from '../../../src/errors.js';
+import { InvalidInput, type Problem } from '../../../src/base/errors.js';
 
 export class PropertyViolation extends Error {}
 

@@ -1,6 +1,6 @@
-// Properties of the one duration parser (src/duration.ts): Go-style strings such as `250ms`, `5m`, `1h30m`.
+// Properties of the one duration parser (src/base/duration.ts): Go-style strings such as `250ms`, `5m`, `1h30m`.
 import fc from 'fast-check';
-import { formatDuration, parseDuration } from '../../../src/duration.js';
+import { formatDuration, parseDuration } from '../../../src/base/duration.js';
 import { fail } from './checks.js';
 import type { PropertyDef } from './harness.js';
 

@@ -1,11 +1,11 @@
-// Properties of the task schema and the plan builder: src/plan/yaml-documents.ts, task-document.ts,
+// Properties of the task schema and the plan builder: src/base/yaml-documents.ts, task-document.ts,
 // task-schema.ts, build-plan.ts (and each kind's schema through the registry).
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import type { Problem } from '../../../src/errors.js';
+import type { Problem } from '../../../src/base/errors.js';
 import { buildPlan } from '../../../src/plan/build-plan.js';
-import { findJsonSyntaxError } from '../../../src/plan/json-syntax.js';
+import { findJsonSyntaxError } from '../../../src/base/json-syntax.js';
 import type { SourcedTask } from '../../../src/plan/sourced-task.js';
 import { allTasks, isGroup, type Plan, type PlanStep } from '../../../src/plan/task.js';
 import { tasksFromText } from '../../../src/plan/task-document.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Problem } from '../errors.js';
+import type { Problem } from './errors.js';
 import { formatPath, type PathSegment } from './yaml-documents.js';
 
 /** Where a validated value came from: turns a path inside it into a located problem. */

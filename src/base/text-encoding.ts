@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from './errors.js';
 
 /** Byte order marks of encodings that are not UTF-8, longest first (UTF-32 LE starts like UTF-16 LE). */
 const FOREIGN_BOMS: [bytes: number[], name: string][] = [

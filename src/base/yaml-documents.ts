@@ -1,5 +1,5 @@
 import { LineCounter, parseAllDocuments, isNode, visit, type Document } from 'yaml';
-import { InvalidInput, type Problem } from '../errors.js';
+import { InvalidInput, type Problem } from './errors.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 
 export type PathSegment = string | number;

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, stat, type FileHandle } from 'node:fs/promises';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from './errors.js';
 
 /**
  * The cap on one input file: a task file, a `validate` operand, a `--tasks` file or the agent config. Task

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from './duration.js';
 
 /** Shared field schemas, so a duration or a path is checked (and worded) the same way everywhere. */
 

@@ -1,5 +1,5 @@
-import { formatDuration } from '../duration.js';
-import { ExitCode, PostjoinError } from '../errors.js';
+import { formatDuration } from './duration.js';
+import { ExitCode, PostjoinError } from './errors.js';
 
 /** Why an attempt's signal fired, so the error line says "timed out after 5m" and not "aborted". */
 export class StopReason {
