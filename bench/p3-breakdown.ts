@@ -1,6 +1,6 @@
 // P3's "where does a task's time go": the mechanisms a postjoin exec task is made of, each timed alone in one
 // Node process, 100 times in a row: spawning /bin/true with node:child_process (as Node forks: synchronously,
-// from a process of this size), the same through execa with postjoin's options (what src/host/process-group.ts
+// from a process of this size), the same through execa with postjoin's options (what src/host/process/process-group.ts
 // calls), and the state file written the two ways a task writes it (a "running" marker without fsync, then a
 // durable record: fsync of the file and of its directory). Run by p3-per-task.ts; prints JSON.
 //

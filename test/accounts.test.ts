@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { resolveId } from '../src/host/accounts.js';
+import { resolveId } from '../src/host/process/accounts.js';
 import { requireReal, requireRootAndBins } from './harness/require-real.js';
 import { run } from './harness/proc.js';
 import { BUNDLE, logLines, taskList, workspace } from './helpers/cli.js';

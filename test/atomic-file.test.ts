@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { writeFileAtomic } from '../src/host/atomic-file.js';
+import { writeFileAtomic } from '../src/host/files/atomic-file.js';
 import { runCli, taskList, workspace } from './helpers/cli.js';
 
 const longName = (bytes: number) => `${'n'.repeat(bytes - 5)}.conf`;

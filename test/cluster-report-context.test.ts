@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { InvalidInput } from '../src/base/errors.js';
-import { createImdsClient } from '../src/host/imds-client.js';
+import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { clip, describeOutcome, outcomeOf } from '../src/report/cluster-outcome.js';
 import { resolveNodeName } from '../src/report/cluster-report.js';
 import type { TaskRecord } from '../src/report/run-state.js';

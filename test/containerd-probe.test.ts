@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { boolField, messageField, stringField } from '../src/host/protobuf-wire.js';
+import { boolField, messageField, stringField } from '../src/host/containerd/protobuf-wire.js';
 import { containerdProbe } from '../src/readiness/containerd-probe.js';
 import { probesFor, waitUntilReady } from '../src/readiness/gate.js';
 import { requireRootAndBins, startContainerd } from './harness/index.js';

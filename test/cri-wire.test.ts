@@ -1,6 +1,6 @@
 // The hand-written protobuf subset, checked against bytes protoc's encoding rules give for the same messages.
 import t from 'tap';
-import { ProtoMessage, boolField, bytesField, messageField, repeatedStringField, stringField, stringMapField } from '../src/host/protobuf-wire.js';
+import { ProtoMessage, boolField, bytesField, messageField, repeatedStringField, stringField, stringMapField } from '../src/host/containerd/protobuf-wire.js';
 
 t.test('encodes like protoc: tags, lengths, proto3 defaults left off', async (t) => {
   // PullImageRequest{image: ImageSpec{image: "a"}} is 0a 03 0a 01 61.

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SourceUnreadable } from '../src/base/errors.js';
-import { MAX_ATTEMPTS, describeInstanceTags, maxAttempts } from '../src/host/ec2-describe-tags.js';
+import { MAX_ATTEMPTS, describeInstanceTags, maxAttempts } from '../src/host/aws/ec2-describe-tags.js';
 import { silentLogger } from '../src/report/logger.js';
 import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';

@@ -4,7 +4,7 @@
 // naming DescribeInstances, at once, never a crash or a hang. (RequestLimitExceeded storms: test/ec2-describe-tags.test.ts.)
 import t from 'tap';
 import { SourceUnreadable } from '../src/base/errors.js';
-import { createImdsClient } from '../src/host/imds-client.js';
+import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { tagsSource } from '../src/sources/tags-source.js';
 import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';

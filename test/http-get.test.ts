@@ -4,7 +4,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import t from 'tap';
-import { httpGet, type HttpAnswer } from '../src/host/http-get.js';
+import { httpGet, type HttpAnswer } from '../src/host/http/http-get.js';
 import { logLines, runCli, taskList, workspace } from './helpers/cli.js';
 
 type Closable = { close(cb?: () => void): unknown; address(): AddressInfo | string | null };

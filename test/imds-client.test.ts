@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SourceUnreadable } from '../src/base/errors.js';
-import { DEFAULT_IMDS_ENDPOINT, createImdsClient, imdsEndpoint } from '../src/host/imds-client.js';
-import { imdsIdentity, readIdentityDocument } from '../src/host/imds-identity.js';
+import { DEFAULT_IMDS_ENDPOINT, createImdsClient, imdsEndpoint } from '../src/host/aws/imds-client.js';
+import { imdsIdentity, readIdentityDocument } from '../src/host/aws/imds-identity.js';
 import { startImdsServer, type ImdsEmulator } from './emulators/imds-server.js';
 
 const client = (imds: ImdsEmulator, budgetMs = 5_000, extra: { requestTimeoutMs?: number; tokenTtlSeconds?: number } = {}) =>

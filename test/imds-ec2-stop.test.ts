@@ -5,8 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { describeInstanceTags } from '../src/host/ec2-describe-tags.js';
-import { createImdsClient } from '../src/host/imds-client.js';
+import { describeInstanceTags } from '../src/host/aws/ec2-describe-tags.js';
+import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { silentLogger } from '../src/report/logger.js';
 import { StopReason, Stopped } from '../src/base/stop-reason.js';
 import { startEc2Server } from './emulators/ec2-server.js';

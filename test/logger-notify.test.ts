@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createStatusReporter } from '../src/report/systemd-notify.js';
+import { createStatusReporter } from '../src/host/notify/systemd-notify.js';
 import { createOutputForwarder } from '../src/report/task-output.js';
 import { BUNDLE, taskList, workspace } from './helpers/cli.js';
 import { memoryLogger } from './helpers/memory-log.js';

@@ -2,8 +2,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { LineSplitter } from '../src/host/line-splitter.js';
-import { runInProcessGroup, type OutputStream } from '../src/host/process-group.js';
+import { LineSplitter } from '../src/host/process/line-splitter.js';
+import { runInProcessGroup, type OutputStream } from '../src/host/process/process-group.js';
 import { alive } from './helpers/process-alive.js';
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { connectContainerd } from '../src/host/containerd-connection.js';
+import { connectContainerd } from '../src/host/containerd/connection.js';
 import { buildImage, pushImage, removeDir, requireRootAndBins, startContainerd, startRegistry, tempDir, writePlainHttpHosts } from './harness/index.js';
 import { startEcrServer } from './emulators/ecr-server.js';
 import { runTasks } from './helpers/pull.js';

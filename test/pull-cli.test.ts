@@ -38,7 +38,7 @@ t.test('postjoin run: containerd probe, then pull, from the bundle', async (t) =
   t.equal(version.code, 0);
   t.notOk(version.loaded('@grpc/grpc-js'), '--version does not load gRPC');
   t.notOk(version.loaded('client-ecr'), '--version does not load the ECR client');
-  t.notOk(version.loaded('src/host/ecr-auth.ts'));
+  t.notOk(version.loaded('src/host/aws/ecr-auth.ts'));
 
   const work = await tempDir('img');
   t.teardown(() => removeDir(work));

@@ -1,7 +1,7 @@
 // The registry goes away in the middle of a pull. A slow proxy (2 MiB/s per connection) in front of the real
 // registry makes "the middle" a place we can wait for, rather than a race against loopback speed.
 import t from 'tap';
-import { connectContainerd } from '../src/host/containerd-connection.js';
+import { connectContainerd } from '../src/host/containerd/connection.js';
 import { buildAndPush, removeDir, requireRootAndBins, startContainerd, startRegistry, tempDir, waitFor, writePlainHttpHosts } from './harness/index.js';
 import { startSlowProxy } from './emulators/slow-proxy.js';
 import { runTasks } from './helpers/pull.js';

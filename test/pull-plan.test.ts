@@ -1,8 +1,9 @@
 // The pull kind at plan time (reference grammar, defaults, the registries allow-list) and its small pure parts:
 // docker's name normalization, ECR host detection, platforms, error wording, the per-run credential cache.
 import t from 'tap';
-import { RegistryCredentials } from '../src/host/registry-credentials.js';
-import { ecrRegistry, parseImageRef } from '../src/plan/image-ref.js';
+import { RegistryCredentials } from '../src/host/aws/registry-credentials.js';
+import { ecrRegistry } from '../src/host/aws/ecr-host.js';
+import { parseImageRef } from '../src/plan/image-ref.js';
 import { isGroup } from '../src/plan/task.js';
 import { conciseError } from '../src/tasks/pull-image.js';
 import { formatBytes, nodePlatform, samePlatform } from '../src/tasks/pull-platform.js';

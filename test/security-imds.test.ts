@@ -3,9 +3,9 @@
 // to IMDSv1 when a token request fails. The IMDS emulator sits behind a proxy that records every request.
 import t from 'tap';
 import { SourceUnreadable } from '../src/base/errors.js';
-import { ecrCredentials } from '../src/host/ecr-auth.js';
-import { createImdsClient } from '../src/host/imds-client.js';
-import { ecrRegistry } from '../src/plan/image-ref.js';
+import { ecrCredentials } from '../src/host/aws/ecr-auth.js';
+import { createImdsClient } from '../src/host/aws/imds-client.js';
+import { ecrRegistry } from '../src/host/aws/ecr-host.js';
 import { tagsSource } from '../src/sources/tags-source.js';
 import { startEc2Server } from './emulators/ec2-server.js';
 import { startEcrServer } from './emulators/ecr-server.js';

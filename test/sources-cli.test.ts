@@ -101,10 +101,10 @@ t.test('the EC2 client is initialised only on the DescribeInstances path, never 
     return w.loaded();
   };
   const version = await loaded(['--version']);
-  t.notOk(version('client-ec2') || version('src/host/ec2-describe-tags.ts'), '--version');
+  t.notOk(version('client-ec2') || version('src/host/aws/ec2-describe-tags.ts'), '--version');
   const viaImds = await loaded(['plan']);
   t.ok(viaImds('src/sources/tags-source.ts'), 'the preload sees module inits');
-  t.notOk(viaImds('client-ec2') || viaImds('src/host/ec2-describe-tags.ts'), 'plan with tags from IMDS');
+  t.notOk(viaImds('client-ec2') || viaImds('src/host/aws/ec2-describe-tags.ts'), 'plan with tags from IMDS');
   n.imds.state.tagsInMetadata = false;
   const viaEc2 = await loaded(['plan', '--output', 'json'], { AWS_ACCESS_KEY_ID: 'AKIDNODE', AWS_SECRET_ACCESS_KEY: 'x' });
   t.ok(viaEc2('node_modules/@aws-sdk/client-ec2/dist-es/EC2Client.js'), 'plan with tags from DescribeInstances');

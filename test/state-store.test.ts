@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { InvalidInput } from '../src/base/errors.js';
-import { machineIdIdentity, readBootId } from '../src/host/instance-identity.js';
+import { machineIdIdentity, readBootId } from '../src/host/files/instance-identity.js';
 import { acquireRunLock } from '../src/report/run-lock.js';
 import { RunRecorder } from '../src/report/run-recorder.js';
 import { StateStore, readState } from '../src/report/state-store.js';

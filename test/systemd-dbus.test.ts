@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { createHost } from '../src/host/host.js';
-import { SystemdUnavailable, connectSystemd, systemBusAddress, type UnitState } from '../src/host/systemd-dbus.js';
+import { SystemdUnavailable, connectSystemd, systemBusAddress, type UnitState } from '../src/host/systemd/systemd.js';
 import { standinFor as standin, unitPath } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';
 

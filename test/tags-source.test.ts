@@ -1,6 +1,6 @@
 import t from 'tap';
 import { InvalidInput, SourceUnreadable } from '../src/base/errors.js';
-import { createImdsClient } from '../src/host/imds-client.js';
+import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { silentLogger } from '../src/report/logger.js';
 import { tagsSource } from '../src/sources/tags-source.js';

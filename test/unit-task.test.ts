@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { createHost, type Host } from '../src/host/host.js';
-import { connectSystemd } from '../src/host/systemd-dbus.js';
+import { connectSystemd } from '../src/host/systemd/systemd.js';
 import { unitNameProblem } from '../src/base/unit-name.js';
 import { standinFor, type Systemd1Standin } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';

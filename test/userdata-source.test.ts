@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { InvalidInput, SourceUnreadable } from '../src/base/errors.js';
-import { createImdsClient } from '../src/host/imds-client.js';
+import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { readSources } from '../src/sources/read-sources.js';
 import { userdataSource } from '../src/sources/userdata-source.js';

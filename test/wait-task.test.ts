@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { createHost } from '../src/host/host.js';
-import { connectSystemd } from '../src/host/systemd-dbus.js';
+import { connectSystemd } from '../src/host/systemd/systemd.js';
 import { standinFor } from './emulators/systemd1-standin.js';
 import { removeDir, tempDir } from './harness/proc.js';
 import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';

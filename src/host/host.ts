@@ -1,6 +1,6 @@
-import type { ContainerdConnection } from './containerd-connection.js';
-import { RegistryCredentials } from './registry-credentials.js';
-import type { Systemd } from './systemd-dbus.js';
+import type { ContainerdConnection } from './containerd/connection.js';
+import { RegistryCredentials } from './aws/registry-credentials.js';
+import type { Systemd } from './systemd/systemd.js';
 
 /**
  * The side-effect adapters a task or probe may need, acquired lazily: a plan that needs no D-Bus never
@@ -26,7 +26,7 @@ export interface HostOptions {
 export function createHost(opts: HostOptions = {}): Host {
   // Loaded on first use, like containerd's gRPC: a run without unit probes or unit tasks never evaluates dbus-next
   // (and the XML parser under it), which is about a tenth of a run's start-up and memory (bench P3, P5).
-  const connect = opts.connectSystemd ?? (() => import('./systemd-dbus.js').then((m) => m.connectSystemd()));
+  const connect = opts.connectSystemd ?? (() => import('./systemd/systemd.js').then((m) => m.connectSystemd()));
   let systemd: Promise<Systemd> | undefined;
   let closed = false;
   const containerd = new Map<string, Promise<ContainerdConnection>>();
@@ -44,7 +44,7 @@ export function createHost(opts: HostOptions = {}): Host {
     containerd(socket) {
       if (closed) return Promise.reject(new Error('host adapters are closed'));
       let c = containerd.get(socket);
-      if (!c) containerd.set(socket, (c = import('./containerd-connection.js').then((m) => m.connectContainerd(socket))));
+      if (!c) containerd.set(socket, (c = import('./containerd/connection.js').then((m) => m.connectContainerd(socket))));
       return c;
     },
     registryCredentials: new RegistryCredentials(),

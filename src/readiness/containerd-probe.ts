@@ -1,5 +1,5 @@
-import type { ContainerdConnection } from '../host/containerd-connection.js';
-import type { CriCondition } from '../host/cri-client.js';
+import type { ContainerdConnection } from '../host/containerd/connection.js';
+import type { CriCondition } from '../host/containerd/cri-client.js';
 import type { Observation, Probe } from './probe.js';
 
 const STATUS_TIMEOUT_MS = 2_000;
@@ -23,7 +23,7 @@ export function containerdProbe(socket: string): Probe {
     pollIntervalMs: POLL_INTERVAL_MS,
     async check(signal) {
       // gRPC is loaded only when the probe first runs, not when the gate is built.
-      const { connectContainerd } = await import('../host/containerd-connection.js');
+      const { connectContainerd } = await import('../host/containerd/connection.js');
       conn ??= connectContainerd(socket);
       try {
         return describe(await conn.cri.status({ signal, timeoutMs: STATUS_TIMEOUT_MS }));

@@ -3,7 +3,7 @@ import type { AgentConfig } from '../config/agent-config.js';
 import { createHost, type Host } from '../host/host.js';
 import { formatDuration } from '../base/duration.js';
 import { NotReady } from '../base/errors.js';
-import type { StatusReporter } from '../report/systemd-notify.js';
+import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { Stopped, reasonOf } from '../base/stop-reason.js';
 import { sleep } from '../base/sleep.js';
 import { containerdProbe } from './containerd-probe.js';

@@ -1,5 +1,5 @@
 import { Agent } from 'node:http';
-import { httpGet } from '../host/http-get.js';
+import { httpGet } from '../host/http/http-get.js';
 import type { Observation, Probe } from './probe.js';
 
 const REQUEST_TIMEOUT_MS = 2000;

@@ -1,6 +1,7 @@
 import type { Host } from '../host/host.js';
-import type { Systemd, UnitChange, UnitState } from '../host/systemd-dbus.js';
-import type { Observation, Probe } from './probe.js';
+import type { Systemd, UnitChange } from '../host/systemd/systemd.js';
+import { describeUnit } from '../host/systemd/unit-state.js';
+import type { Probe } from './probe.js';
 
 /**
  * The fallback poll. A state change normally arrives as a PropertiesChanged signal and is seen at once; the
@@ -62,16 +63,4 @@ export function unitProbe(unit: string, host: Pick<Host, 'systemd'>, opts: { pol
       unwatch = undefined;
     },
   };
-}
-
-/** `active/running`, `activating/start`, `failed/failed (Result=exit-code)`, `not found (LoadState=not-found)`. */
-export function describeUnit(s: UnitState): Observation {
-  if (s.loadState && s.loadState !== 'loaded') {
-    const why = s.loadState === 'not-found' ? 'not found' : s.loadState === 'masked' ? 'masked' : 'not loaded';
-    return { ready: false, detail: `${why} (LoadState=${s.loadState})`, severity: 'warn' };
-  }
-  const state = `${s.activeState}/${s.subState}`;
-  if (s.activeState === 'active') return { ready: true, detail: state };
-  if (s.activeState === 'failed') return { ready: false, detail: `${state}${s.result ? ` (Result=${s.result})` : ''}`, severity: 'warn' };
-  return { ready: false, detail: state };
 }

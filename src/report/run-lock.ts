@@ -2,8 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInput } from '../base/errors.js';
-import { askAbstractLockHolder, bindAbstractLock } from '../host/abstract-socket-lock.js';
-import { writeFileAtomic } from '../host/atomic-file.js';
+import { askAbstractLockHolder, bindAbstractLock } from '../host/files/abstract-socket-lock.js';
+import { writeFileAtomic } from '../host/files/atomic-file.js';
 
 export const RUN_LOCK_FILE = 'run.lock';
 /** The secret the lock's name is derived from: in the root-only state dir, so no other user can know the name. */

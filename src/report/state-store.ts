@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../host/atomic-file.js';
+import { writeFileAtomic } from '../host/files/atomic-file.js';
 import { isRunState, type RunState } from './run-state.js';
 
 export const STATE_FILE = 'state.json';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentConfig, SourceName } from '../config/agent-config.js';
-import { createImdsClient, type ImdsClient } from '../host/imds-client.js';
+import { createImdsClient, type ImdsClient } from '../host/aws/imds-client.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 
 export interface SourceContext {

@@ -1,6 +1,6 @@
 import { InvalidInput } from '../base/errors.js';
-import type { ImdsClient } from '../host/imds-client.js';
-import { readIdentityDocument } from '../host/imds-identity.js';
+import type { ImdsClient } from '../host/aws/imds-client.js';
+import { readIdentityDocument } from '../host/aws/imds-identity.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { sourceImds, type SourceContext, type TaskSource } from './source.js';
 import { ENABLED_KEY, TAG_KEY_CHARS, TAG_PREFIX, tasksFromTags } from './tag-grammar.js';
@@ -20,7 +20,7 @@ export const tagsSource: TaskSource = {
       const { instanceId, region } = await readIdentityDocument(imds);
       ctx.log.debug({ instanceId, region }, 'tags are not in instance metadata; asking EC2 DescribeInstances');
       // Loaded only here: the EC2 client is most of the bundle, and most nodes never need it.
-      const { describeInstanceTags } = await import('../host/ec2-describe-tags.js');
+      const { describeInstanceTags } = await import('../host/aws/ec2-describe-tags.js');
       tags = await describeInstanceTags({ instanceId, region, log: ctx.log, ...(ctx.stop ? { stop: ctx.stop } : {}) });
     }
     const enabled = tags.get(ENABLED_KEY)?.trim().toLowerCase();

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { resolveId } from '../host/accounts.js';
-import { writeFileAtomic } from '../host/atomic-file.js';
+import { resolveId } from '../host/process/accounts.js';
+import { writeFileAtomic } from '../host/files/atomic-file.js';
 import { absolutePath } from '../base/fields.js';
 import { allowedByGlobs } from '../base/glob.js';
-import { resolveParents } from '../host/resolve-parents.js';
+import { resolveParents } from '../host/files/resolve-parents.js';
 import { TaskFailed, defineKind } from './task-kind.js';
 
 const MODE_HINT =

@@ -1,4 +1,4 @@
-import { runInProcessGroup } from '../host/process-group.js';
+import { runInProcessGroup } from '../host/process/process-group.js';
 import { TaskFailed, type TaskContext, type TaskResult } from './task-kind.js';
 
 /**

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { Policy } from '../config/agent-config.js';
-import type { Systemd, UnitState } from '../host/systemd-dbus.js';
+import type { Systemd } from '../host/systemd/systemd.js';
+import type { UnitState } from '../host/systemd/unit-state.js';
 import { allowedByGlobs } from '../base/glob.js';
 import { unitName } from '../base/unit-name.js';
-import { describeUnit } from '../readiness/unit-probe.js';
+import { describeUnit } from '../host/systemd/unit-state.js';
 import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
 
 const ACTIONS = ['start', 'restart', 'stop', 'enable-now'] as const;

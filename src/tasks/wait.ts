@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../base/duration.js';
-import { httpGet } from '../host/http-get.js';
-import type { UnitState } from '../host/systemd-dbus.js';
+import { httpGet } from '../host/http/http-get.js';
+import type { UnitState } from '../host/systemd/unit-state.js';
 import { DURATION_PATTERN, absolutePath } from '../base/fields.js';
 import { unitName } from '../base/unit-name.js';
-import { describeUnit } from '../readiness/unit-probe.js';
+import { describeUnit } from '../host/systemd/unit-state.js';
 import { sleep } from '../base/sleep.js';
 import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
 import { systemdFor, unitPolicyProblems } from './unit.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
 import { loadConfig } from '../config/load-config.js';
-import type { ImdsClient } from '../host/imds-client.js';
+import type { ImdsClient } from '../host/aws/imds-client.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { Plan } from '../plan/task.js';
 import { readSources } from '../sources/read-sources.js';

@@ -2,12 +2,12 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ExitCode, PostjoinError } from '../base/errors.js';
 import type { Host } from '../host/host.js';
-import type { ImdsClient } from '../host/imds-client.js';
+import type { ImdsClient } from '../host/aws/imds-client.js';
 import { probesFor, waitUntilReady } from '../readiness/gate.js';
 import { outcomeOf, type RunEnd } from '../report/cluster-outcome.js';
 import { resolveNodeName, startClusterReport, type ClusterReport } from '../report/cluster-report.js';
 import type { RunRecorder } from '../report/run-recorder.js';
-import type { StatusReporter } from '../report/systemd-notify.js';
+import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { taskContextEnv } from '../report/task-context.js';
 
 /**

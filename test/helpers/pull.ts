@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContainerdConnection } from '../../src/host/containerd-connection.js';
+import type { ContainerdConnection } from '../../src/host/containerd/connection.js';
 import { createHost, type Host } from '../../src/host/host.js';
 import { RunRecorder } from '../../src/report/run-recorder.js';
 import { StateStore, readState } from '../../src/report/state-store.js';

@@ -1,5 +1,5 @@
-import { ecrRegistry, type EcrRegistry } from '../plan/image-ref.js';
-import type { CriAuth } from './cri-client.js';
+import { ecrRegistry, type EcrRegistry } from './ecr-host.js';
+import type { CriAuth } from '../containerd/cri-client.js';
 
 export type EcrTokenFetcher = (host: string, registry: EcrRegistry) => Promise<CriAuth>;
 

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
-import { formatDuration } from '../base/duration.js';
-import { SourceUnreadable } from '../base/errors.js';
-import { backoffDelay } from '../base/retry.js';
-import { Stopped, reasonOf } from '../base/stop-reason.js';
-import { sleep } from '../base/sleep.js';
+import { formatDuration } from '../../base/duration.js';
+import { SourceUnreadable } from '../../base/errors.js';
+import { backoffDelay } from '../../base/retry.js';
+import { Stopped, reasonOf } from '../../base/stop-reason.js';
+import { sleep } from '../../base/sleep.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 const TOKEN_PATH = '/latest/api/token';

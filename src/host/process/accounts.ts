@@ -1,5 +1,5 @@
 import { execFile, type ExecFileException } from 'node:child_process';
-import { formatDuration } from '../base/duration.js';
+import { formatDuration } from '../../base/duration.js';
 import { inheritedEnv } from './process-group.js';
 
 /** SSSD or LDAP behind NSS may be slow on a cold cache, but a hung directory must not hold a task forever. */

@@ -1,4 +1,4 @@
-import { ContainerdImages } from './containerd-images.js';
+import { ContainerdImages } from './images.js';
 import { CriClient } from './cri-client.js';
 import { unixChannel } from './grpc-unary.js';
 

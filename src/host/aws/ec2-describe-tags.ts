@@ -3,8 +3,8 @@
 // do not load at all (extensionless specifiers in a package Node reads as CommonJS).
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
-import { SourceUnreadable } from '../base/errors.js';
-import { Stopped, raceStop, reasonOf } from '../base/stop-reason.js';
+import { SourceUnreadable } from '../../base/errors.js';
+import { Stopped, raceStop, reasonOf } from '../../base/stop-reason.js';
 import { SDK_IMDS } from './sdk-imds.js';
 
 /**
