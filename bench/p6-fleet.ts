@@ -20,10 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseConfig } from '../src/config/load-config.js';
 import { maxAttempts } from '../src/host/aws/ec2-describe-tags.js';
-import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { silentLogger } from '../src/report/logger.js';
-import { kindNames } from '../src/tasks/registry.js';
-import { loadPlan } from '../src/verbs/load-plan.js';
+import { hostFor, loadPlan } from '../src/verbs/load-plan.js';
 import { allTasks } from '../src/plan/task.js';
 import { benchArgs, log, quantile, round, seededRandom, sleep, stats, writeResult } from './lib/common.js';
 
@@ -80,7 +78,6 @@ async function simulate(name: string, tagsInMetadata: boolean) {
   const config = parseConfig(
     { sources: ['tags'], imds: { enabled: true, budget: '2m' }, readiness: { units: [], kubeletHealthz: null, containerd: false } },
     'bench/p6 (inline)',
-    kindNames(),
   );
   const log = silentLogger();
   const random = seededRandom(7);
@@ -97,7 +94,7 @@ async function simulate(name: string, tagsInMetadata: boolean) {
     const start = performance.now();
     startLagMs.push(start - t0 - at);
     try {
-      const plan = await loadPlan(config, log, createImdsClient({ budgetMs: config.imds.budgetMs, log }));
+      const plan = await loadPlan(config, log, hostFor(config, log));
       const n = allTasks(plan).length;
       if (n !== EXPECTED_TASKS) throw new Error(`got ${n} tasks instead of ${EXPECTED_TASKS}`);
       toConfigMs.push(performance.now() - start);

@@ -28,7 +28,7 @@ t.test('the task document JSON Schema is written beside the bundle', async (t) =
   t.equal(schema.properties.kind.const, 'TaskList');
   t.equal(schema.additionalProperties, false);
   const variants = schema.properties.tasks.items.anyOf as Record<string, any>[];
-  const { kindNames } = await import('../src/tasks/registry.js');
+  const { kindNames } = await import('../src/kinds/registry.js');
   const kinds = variants.map((v) => Object.keys(v.properties).find((k) => [...kindNames(), 'parallel'].includes(k)));
   t.same(kinds.sort(), [...kindNames(), 'parallel'].sort(), 'one variant per kind, plus the parallel group');
   for (const v of variants) {

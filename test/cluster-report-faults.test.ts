@@ -2,12 +2,16 @@
 // kubernetes.timeout; a hanging server or a closed port costs at most the timeout; after the stop signal the
 // in-flight request is dropped and one Stopped report gets at most 5 s. None of it throws to the caller.
 import t from 'tap';
+import { createHost } from '../src/host/host.js';
 import type { KubernetesConfig } from '../src/config/agent-config.js';
 import { STOPPED_REPORT_MS, startClusterReport } from '../src/report/cluster-report.js';
 import { StopReason } from '../src/base/stop-reason.js';
 import { startKubeApiServer, type KubeStandIn } from './emulators/kube-apiserver.js';
 import { execPlugin } from './helpers/exec-plugins.js';
 import { memoryLogger } from './helpers/memory-log.js';
+
+/** The machine as `run` hands it to the report: the Kubernetes API through the kubeconfig. */
+const host = createHost();
 
 let api: KubeStandIn;
 t.before(async () => {
@@ -27,7 +31,7 @@ async function setup(more: Partial<KubernetesConfig> = {}, register = true) {
   const cfg: KubernetesConfig = { enabled: true, kubeconfig, nodeName: null, condition: 'postjoin.io/Ready', label: 'postjoin.io/result', events: true, timeoutMs: 30_000, ...more };
   const mem = memoryLogger();
   const stop = new AbortController();
-  const report = await startClusterReport(cfg, { log: mem.log, stop: stop.signal, nodeName: node, random: () => 0.5 });
+  const report = await startClusterReport(cfg, { log: mem.log, stop: stop.signal, nodeName: node, host, random: () => 0.5 });
   return { node, report, mem, stop };
 }
 const ours = (node: string) => (api.node(node)?.status.conditions ?? []).filter((c: { type: string }) => c.type === 'postjoin.io/Ready');
@@ -156,7 +160,7 @@ t.test('an exec plugin that hangs is killed within the timeout, and the report s
   const kubeconfig = await api.writeKubeconfig({ user: 'exec', exec: { command: plugin.command } });
   const report = await startClusterReport(
     { enabled: true, kubeconfig, nodeName: null, condition: 'postjoin.io/Ready', label: null, events: false, timeoutMs: 2000 },
-    { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node },
+    { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node, host },
   );
   const { value, ms } = await timed(report.final({ reason: 'Succeeded', counts: {} }));
   t.ok(ms <= 2000 + MARGIN_MS, `returned after ${ms} ms`);

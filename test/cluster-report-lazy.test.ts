@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import t from 'tap';
-import { BUNDLE, ROOT, runCli, taskList, workspace } from './helpers/cli.js';
+import { BUNDLE, runCli, taskList, workspace } from './helpers/cli.js';
 import { startKubeApiServer } from './emulators/kube-apiserver.js';
+import { bundleProgram } from './helpers/bundle.js';
 import { moduleInitWatcher } from './helpers/module-inits.js';
 
 const KUBE_MODULES = ['src/host/kube/', 'src/report/cluster-writer.ts'];
@@ -44,32 +44,21 @@ t.test('a run with reporting off never loads the client; the node name is still 
 
 /** A bundle of a tiny program that uses the report as run.ts will: start, running(), final(). */
 async function reporterBundle(dir: string): Promise<string> {
-  const outfile = join(dir, 'reporter.cjs');
-  await build({
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
-    logLevel: 'warning',
-    outfile,
-    stdin: {
-      resolveDir: ROOT,
-      loader: 'ts',
-      contents: `
-        import pino from 'pino';
-        import { startClusterReport } from './src/report/cluster-report.ts';
-        (async () => {
-          const { node, ...cfg } = JSON.parse(process.env.PJ_REPORT_CONFIG);
-          const report = await startClusterReport(cfg, { log: pino({ level: 'silent' }), stop: new AbortController().signal, nodeName: node });
-          report.running();
-          const record = await report.final({ reason: 'Succeeded', counts: { succeeded: 1 } });
-          process.stdout.write(JSON.stringify({ on: report.on, record: record ?? null }));
-        })();
-      `,
-    },
-  });
-  return outfile;
+  return bundleProgram(
+    `
+      import pino from 'pino';
+      import { createHost } from './src/host/host.ts';
+      import { startClusterReport } from './src/report/cluster-report.ts';
+      (async () => {
+        const { node, ...cfg } = JSON.parse(process.env.PJ_REPORT_CONFIG);
+        const report = await startClusterReport(cfg, { log: pino({ level: 'silent' }), stop: new AbortController().signal, nodeName: node, host: createHost() });
+        report.running();
+        const record = await report.final({ reason: 'Succeeded', counts: { succeeded: 1 } });
+        process.stdout.write(JSON.stringify({ on: report.on, record: record ?? null }));
+      })();
+    `,
+    join(dir, 'reporter.cjs'),
+  );
 }
 
 function runBundle(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -6,12 +6,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
+import { createHost } from '../src/host/host.js';
 import { agentConfigSchema } from '../src/config/agent-config.js';
 import { startClusterReport } from '../src/report/cluster-report.js';
 import { removeDir, requireReal, run, tempDir, which } from './harness/index.js';
 import { startKubeApiServer } from './emulators/kube-apiserver.js';
 import { BUNDLE, ROOT } from './helpers/cli.js';
 import { memoryLogger } from './helpers/memory-log.js';
+
+/** The machine as `run` hands it to the report: the Kubernetes API through the kubeconfig. */
+const host = createHost();
 
 const DIR = join(ROOT, 'packaging/examples/cluster-handoff');
 const TAINT = { key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' };
@@ -83,7 +87,7 @@ t.test("the README's kubectl one-liners, against the stand-in after real reports
   const report = async (node: string, outcome: Parameters<Awaited<ReturnType<typeof startClusterReport>>['final']>[0]) => {
     const kubeconfig = await api.writeKubeconfig({ user: 'token', nodeName: node });
     const cfg = { ...agentConfigSchema.parse({}).kubernetes, enabled: true as const, kubeconfig, nodeName: null, timeoutMs: 10_000 };
-    const r = await startClusterReport({ ...cfg, timeoutMs: 10_000 }, { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node });
+    const r = await startClusterReport({ ...cfg, timeoutMs: 10_000 }, { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node, host });
     return r.final(outcome);
   };
   t.match(await report(good, { reason: 'Succeeded', counts: { succeeded: 2 } }), { made: true });

@@ -4,9 +4,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { RunRecorder } from '../src/report/run-recorder.js';
-import { isRunState, type ReportRecord } from '../src/report/run-state.js';
-import { StateStore, readState } from '../src/report/state-store.js';
+import { RunRecorder } from '../src/state/run-recorder.js';
+import { isRunState, type ReportRecord } from '../src/state/run-state.js';
+import { StateStore, readState } from '../src/state/state-store.js';
 import { runCli } from './helpers/cli.js';
 import { memoryLogger } from './helpers/memory-log.js';
 

@@ -2,12 +2,16 @@
 // condition, label and event, for every outcome; the kubelet's conditions survive every write, no taint and no
 // merge patch of conditions is ever sent, lastTransitionTime moves only when the status does.
 import t from 'tap';
+import { createHost } from '../src/host/host.js';
 import type { KubernetesConfig } from '../src/config/agent-config.js';
 import type { Outcome } from '../src/report/cluster-outcome.js';
 import { startClusterReport } from '../src/report/cluster-report.js';
 import { startKubeApiServer, type KubeStandIn } from './emulators/kube-apiserver.js';
 import { execPlugin } from './helpers/exec-plugins.js';
 import { memoryLogger } from './helpers/memory-log.js';
+
+/** The machine as `run` hands it to the report: the Kubernetes API through the kubeconfig. */
+const host = createHost();
 
 let api: KubeStandIn;
 t.before(async () => {
@@ -24,7 +28,7 @@ async function setup(more: Partial<KubernetesConfig> = {}, user: 'token' | 'cert
   const cfg: KubernetesConfig = { enabled: 'auto', kubeconfig, nodeName: null, condition: 'postjoin.io/Ready', label: 'postjoin.io/result', events: true, timeoutMs: 30_000, ...more };
   const mem = memoryLogger();
   const stop = new AbortController();
-  const report = await startClusterReport(cfg, { log: mem.log, stop: stop.signal, nodeName: node, random: () => 0.5 });
+  const report = await startClusterReport(cfg, { log: mem.log, stop: stop.signal, nodeName: node, host, random: () => 0.5 });
   return { node, cfg, report, mem, stop };
 }
 
@@ -42,13 +46,13 @@ t.test('reporting is on with enabled: true, or auto when the kubeconfig exists; 
   const stop = new AbortController().signal;
   const base: KubernetesConfig = { enabled: 'auto', kubeconfig: '/nonexistent/kubeconfig', nodeName: null, condition: 'postjoin.io/Ready', label: null, events: false, timeoutMs: 1000 };
   const before = api.requests.length;
-  const auto = await startClusterReport(base, { log, stop, nodeName: 'x' });
+  const auto = await startClusterReport(base, { log, stop, nodeName: 'x', host });
   t.equal(auto.on, false, 'auto without a kubeconfig: off');
   auto.running();
   t.equal(await auto.final({ reason: 'Succeeded', counts: {} }), undefined);
-  t.equal((await startClusterReport({ ...base, enabled: false, kubeconfig: await api.writeKubeconfig({ user: 'admin' }) }, { log, stop, nodeName: 'x' })).on, false);
+  t.equal((await startClusterReport({ ...base, enabled: false, kubeconfig: await api.writeKubeconfig({ user: 'admin' }) }, { log, stop, nodeName: 'x', host })).on, false);
   t.equal(api.requests.length, before, 'no request');
-  const on = await startClusterReport({ ...base, enabled: true }, { log, stop, nodeName: 'x' });
+  const on = await startClusterReport({ ...base, enabled: true }, { log, stop, nodeName: 'x', host });
   t.equal(on.on, true, 'enabled: true reports even without a kubeconfig');
   t.match(await on.final({ reason: 'Succeeded', counts: {} }), { made: false, error: /kubeconfig \/nonexistent\/kubeconfig: cannot read: ENOENT/ });
   t.equal((await setup()).report.on, true, 'auto with the kubeconfig: on');
@@ -107,7 +111,7 @@ t.test('lastTransitionTime stays while the status stays, moves when it changes; 
   const stop = new AbortController();
   const again = await startClusterReport(
     { enabled: true, kubeconfig: (await api.writeKubeconfig({ user: 'token', nodeName: node })), nodeName: null, condition: 'postjoin.io/Ready', label: null, events: false, timeoutMs: 30_000 },
-    { log: memoryLogger().log, stop: stop.signal, nodeName: node },
+    { log: memoryLogger().log, stop: stop.signal, nodeName: node, host },
   );
   again.running();
   await waitFor(() => ours(node)[0]?.reason === 'Running');
@@ -155,7 +159,7 @@ t.test("the AL2023 kubeconfig shape: an exec plugin (aws eks get-token's protoco
   const kubeconfig = await api.writeKubeconfig({ user: 'exec', exec: { command: plugin.command, args: ['eks', 'get-token', '--cluster-name', 'standin', '--region', 'us-west-2'] } });
   const report = await startClusterReport(
     { enabled: 'auto', kubeconfig, nodeName: null, condition: 'postjoin.io/Ready', label: 'postjoin.io/result', events: true, timeoutMs: 30_000 },
-    { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node },
+    { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node, host },
   );
   report.running();
   t.match(await report.final({ reason: 'Succeeded', counts: { succeeded: 1 } }), { made: true });
@@ -168,7 +172,7 @@ t.test("a refused write (kubernetes.nodeName is not the credential's node) is on
   const other = await setup();
   // The credential is the first node's; the report is for the second: NodeRestriction refuses it, as a real server would.
   const kubeconfig = await api.writeKubeconfig({ user: 'token', nodeName: mine.node });
-  const wrong = await startClusterReport({ ...other.cfg, kubeconfig }, { log: other.mem.log, stop: new AbortController().signal, nodeName: other.node });
+  const wrong = await startClusterReport({ ...other.cfg, kubeconfig }, { log: other.mem.log, stop: new AbortController().signal, nodeName: other.node, host });
   const record = await wrong.final({ reason: 'Succeeded', counts: {} });
   t.match(record, { made: false, node: other.node, error: /HTTP 403 Forbidden: .*is not allowed to modify node/ });
   const warns = other.mem.records.filter((r) => r.level === 'warn');
@@ -195,7 +199,7 @@ t.test('a Running write the server applies after the final one is overwritten wh
   const { describeOutcome, describeRunning } = await import('../src/report/cluster-outcome.js');
   const node = `ip-10-0-2-${++n}.us-west-2.compute.internal`;
   api.addNode(node);
-  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false });
+  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false, host });
   const budget = () => ({ signal: new AbortController().signal, deadline: Date.now() + 10_000 });
   const final = describeOutcome({ reason: 'Succeeded', counts: {} });
   t.match(await writer.write(final, true, budget()), { made: true, errors: [] });

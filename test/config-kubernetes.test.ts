@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config/load-config.js';
 import { InvalidInput, formatProblem } from '../src/base/errors.js';
-import { kindNames } from '../src/tasks/registry.js';
 import { runCli, workspace } from './helpers/cli.js';
 
 async function configFile(text: string): Promise<string> {
@@ -19,7 +18,7 @@ async function configFile(text: string): Promise<string> {
 async function problemsOf(text: string): Promise<string[]> {
   const p = await configFile(text);
   try {
-    await loadConfig(p, kindNames());
+    await loadConfig(p);
   } catch (err) {
     if (err instanceof InvalidInput) return err.problems.map(formatProblem).map((m) => m.replace(p, 'CONFIG'));
     throw err;
@@ -28,7 +27,7 @@ async function problemsOf(text: string): Promise<string[]> {
 }
 
 t.test('the defaults are the design example', async (t) => {
-  const { config } = await loadConfig('/nonexistent/postjoin/config.yaml', kindNames());
+  const { config } = await loadConfig('/nonexistent/postjoin/config.yaml');
   t.same(config.kubernetes, {
     enabled: 'auto',
     kubeconfig: '/var/lib/kubelet/kubeconfig',
@@ -50,11 +49,11 @@ t.test('the design example block loads as written, and every key can be set', as
   events: true
   timeout: 30s
 `);
-  t.equal((await loadConfig(p, kindNames())).config.kubernetes.timeoutMs, 30_000);
+  t.equal((await loadConfig(p)).config.kubernetes.timeoutMs, 30_000);
   const q = await configFile(
     'kubernetes: { enabled: true, kubeconfig: /etc/kc, nodeName: ip-10-0-0-1.ec2.internal, condition: example.com/PostJoin, label: null, events: false, timeout: 1m30s }\n',
   );
-  t.same((await loadConfig(q, kindNames())).config.kubernetes, {
+  t.same((await loadConfig(q)).config.kubernetes, {
     enabled: true,
     kubeconfig: '/etc/kc',
     nodeName: 'ip-10-0-0-1.ec2.internal',
@@ -63,9 +62,9 @@ t.test('the design example block loads as written, and every key can be set', as
     events: false,
     timeoutMs: 90_000,
   });
-  t.equal((await loadConfig(await configFile('kubernetes: { enabled: false }\n'), kindNames())).config.kubernetes.enabled, false);
-  t.equal((await loadConfig(await configFile('kubernetes: { label: team-a/postjoin }\n'), kindNames())).config.kubernetes.label, 'team-a/postjoin');
-  t.equal((await loadConfig(await configFile('kubernetes: { label: postjoin-result }\n'), kindNames())).config.kubernetes.label, 'postjoin-result', 'an unprefixed key is the node\'s to set');
+  t.equal((await loadConfig(await configFile('kubernetes: { enabled: false }\n'))).config.kubernetes.enabled, false);
+  t.equal((await loadConfig(await configFile('kubernetes: { label: team-a/postjoin }\n'))).config.kubernetes.label, 'team-a/postjoin');
+  t.equal((await loadConfig(await configFile('kubernetes: { label: postjoin-result }\n'))).config.kubernetes.label, 'postjoin-result', 'an unprefixed key is the node\'s to set');
 });
 
 t.test('a label under kubernetes.io/ or k8s.io/ is refused: NodeRestriction would refuse it', async (t) => {

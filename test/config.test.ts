@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config/load-config.js';
 import { InvalidInput, formatProblem } from '../src/base/errors.js';
-import { kindNames } from '../src/tasks/registry.js';
 
 async function configFile(text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-config-'));
@@ -16,7 +15,7 @@ async function configFile(text: string): Promise<string> {
 async function problemsOf(text: string): Promise<string[]> {
   const p = await configFile(text);
   try {
-    await loadConfig(p, kindNames());
+    await loadConfig(p);
   } catch (err) {
     if (err instanceof InvalidInput) return err.problems.map(formatProblem).map((m) => m.replace(p, 'CONFIG'));
     throw err;
@@ -25,7 +24,7 @@ async function problemsOf(text: string): Promise<string[]> {
 }
 
 t.test('a missing file means the built-in defaults from the design', async (t) => {
-  const { config, fromFile } = await loadConfig('/nonexistent/postjoin/config.yaml', kindNames());
+  const { config, fromFile } = await loadConfig('/nonexistent/postjoin/config.yaml');
   t.equal(fromFile, false);
   t.match(config, {
     sources: ['file', 'userdata', 'tags'],
@@ -34,8 +33,8 @@ t.test('a missing file means the built-in defaults from the design', async (t) =
     containerd: { socket: '/run/containerd/containerd.sock', namespace: 'k8s.io' },
     readiness: { timeoutMs: 600_000, units: ['containerd.service', 'kubelet.service'], kubeletHealthz: 'http://127.0.0.1:10248/healthz', containerd: true },
     policy: {
-      file: { allow: ['exec', 'script', 'pull', 'unit', 'file', 'wait'] },
-      userdata: { allow: ['exec', 'script', 'pull', 'unit', 'file', 'wait'] },
+      file: { allow: ['exec', 'script', 'file', 'pull', 'unit', 'wait'] },
+      userdata: { allow: ['exec', 'script', 'file', 'pull', 'unit', 'wait'] },
       tags: { allow: ['pull', 'unit', 'wait'] },
       registries: [],
       units: [],
@@ -70,19 +69,19 @@ policy:
   registries: []
   units: []
 `);
-  const { config, fromFile } = await loadConfig(p, kindNames());
+  const { config, fromFile } = await loadConfig(p);
   t.equal(fromFile, true);
   t.equal(config.readiness.timeoutMs, 600_000);
 });
 
 t.test('null and [] switch probes off; absent keys take the default', async (t) => {
-  const off = (await loadConfig(await configFile('readiness: { units: [], kubeletHealthz: null, containerd: false }\n'), kindNames())).config;
+  const off = (await loadConfig(await configFile('readiness: { units: [], kubeletHealthz: null, containerd: false }\n'))).config;
   t.same(off.readiness, { timeoutMs: 600_000, units: [], kubeletHealthz: null, containerd: false });
-  const nulls = (await loadConfig(await configFile('readiness: { units: null, containerd: null }\n'), kindNames())).config;
+  const nulls = (await loadConfig(await configFile('readiness: { units: null, containerd: null }\n'))).config;
   t.same(nulls.readiness.units, []);
   t.equal(nulls.readiness.containerd, false);
   t.equal(nulls.readiness.kubeletHealthz, 'http://127.0.0.1:10248/healthz', 'absent key keeps its default');
-  const partial = (await loadConfig(await configFile('readiness: { timeout: 1h30m }\n'), kindNames())).config;
+  const partial = (await loadConfig(await configFile('readiness: { timeout: 1h30m }\n'))).config;
   t.equal(partial.readiness.timeoutMs, 5_400_000);
   t.same(partial.readiness.units, ['containerd.service', 'kubelet.service']);
 });
@@ -131,5 +130,5 @@ t.test('an unknown YAML tag in the config is an error with its line, not a silen
 
 t.test('an unreadable config is an error, not the defaults', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-config-'));
-  await t.rejects(loadConfig(dir, kindNames()), /cannot read/);
+  await t.rejects(loadConfig(dir), /cannot read/);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { boolField, messageField, stringField } from '../src/host/containerd/protobuf-wire.js';
+import { createHost, type Host } from '../src/host/host.js';
 import { containerdProbe } from '../src/readiness/containerd-probe.js';
 import { probesFor, waitUntilReady } from '../src/readiness/gate.js';
 import { requireRootAndBins, startContainerd } from './harness/index.js';
@@ -14,6 +15,13 @@ import { memoryLogger } from './helpers/memory-log.js';
 import { config } from './helpers/plan.js';
 
 const never = new AbortController().signal;
+
+/** The run's Host, whose containerd channel the probe uses; closed with the test. */
+function hostFor(t: { teardown(fn: () => unknown): void }): Host {
+  const host = createHost();
+  t.teardown(() => host.close());
+  return host;
+}
 
 interface Condition {
   type: string;
@@ -47,7 +55,7 @@ t.test('real containerd: RuntimeReady=true is ready; NetworkReady=false is repor
   if (!(await requireRootAndBins(t, { containerd: 'containerd', ctr: 'containerd' }))) return;
   const ctd = await startContainerd();
   t.teardown(ctd.stop);
-  const probe = containerdProbe(ctd.socket);
+  const probe = containerdProbe(ctd.socket, hostFor(t));
   t.teardown(() => probe.close?.());
   const o = await probe.check(never);
   t.equal(o.ready, true);
@@ -58,7 +66,7 @@ t.test('no socket, or a socket nobody listens on, says so with the path', async 
   const dir = await scratch();
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const missing = join(dir, 'containerd.sock');
-  const probe = containerdProbe(missing);
+  const probe = containerdProbe(missing, hostFor(t));
   t.same(await probe.check(never), { ready: false, detail: `${missing}: no such socket` });
 
   // A socket file left behind by a killed daemon: connect() is refused.
@@ -66,7 +74,7 @@ t.test('no socket, or a socket nobody listens on, says so with the path', async 
   const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
   await new Promise((resolve) => child.on('exit', resolve));
   t.ok((await stat(stale)).isSocket(), 'the stale socket file is there');
-  const refused = containerdProbe(stale);
+  const refused = containerdProbe(stale, hostFor(t));
   t.same(await refused.check(never), { ready: false, detail: `${stale}: connection refused` });
   await probe.close?.();
   await refused.close?.();
@@ -80,7 +88,7 @@ t.test('RuntimeReady=false is not ready, with its reason; a server without CRI i
     { type: 'RuntimeReady', status: false, reason: 'RuntimeNotReady', message: 'runc not found' },
     { type: 'NetworkReady', status: true },
   ]);
-  const probe = containerdProbe(sock);
+  const probe = containerdProbe(sock, hostFor(t));
   t.same(await probe.check(never), { ready: false, detail: 'RuntimeReady=false (reason RuntimeNotReady: runc not found), NetworkReady=true' });
   await probe.close?.();
   server.forceShutdown();
@@ -88,13 +96,13 @@ t.test('RuntimeReady=false is not ready, with its reason; a server without CRI i
   const bare = join(dir, 'bare.sock');
   const noCri = await fakeCri(bare);
   t.teardown(() => noCri.forceShutdown());
-  const p2 = containerdProbe(bare);
+  const p2 = containerdProbe(bare, hostFor(t));
   t.match(await p2.check(never), { ready: false, detail: `${bare}: answers, but does not serve CRI runtime.v1`, severity: 'warn' });
   await p2.close?.();
   const empty = join(dir, 'empty.sock');
   const none = await fakeCri(empty, [{ type: 'NetworkReady', status: true }]);
   t.teardown(() => none.forceShutdown());
-  const p3 = containerdProbe(empty);
+  const p3 = containerdProbe(empty, hostFor(t));
   t.same(await p3.check(never), { ready: false, detail: 'RuntimeReady not reported, NetworkReady=true' });
   await p3.close?.();
 });

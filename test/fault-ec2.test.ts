@@ -10,7 +10,7 @@ import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';
 import { startFaultProxy, type ProxyFault, type ProxiedRequest } from './helpers/fault-proxy.js';
 import { memoryLogger } from './helpers/memory-log.js';
-import { config } from './helpers/plan.js';
+import { config, sourceContext } from './helpers/plan.js';
 import { isolateSdkEnv } from './helpers/sdk-env.js';
 
 const INSTANCE = 'i-0fa17ec2fa17ec2fa';
@@ -35,7 +35,7 @@ async function world(t: { teardown(fn: () => unknown): void }, decide: (q: Omit<
   const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '5s' } });
   const read = async () => {
     const started = Date.now();
-    const out = await tagsSource.read({ config: cfg, log: mem.log, imds: createImdsClient({ endpoint: imds.url, budgetMs: 5000 }) }).then(
+    const out = await tagsSource.read(sourceContext(cfg, mem.log, createImdsClient({ endpoint: imds.url, budgetMs: 5000 }))).then(
       (tasks) => ({ tasks }),
       (err: unknown) => ({ err }),
     );
@@ -94,7 +94,7 @@ t.test("the SDK's lookup of the instance role hangs once: retried after its 3 s 
   setSdkEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: proxy.url, AWS_ENDPOINT_URL_EC2: ec2.url });
   const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '5s' } });
   const started = Date.now();
-  const tasks = await tagsSource.read({ config: cfg, log: memoryLogger().log, imds: createImdsClient({ endpoint: imds.url, budgetMs: 5000 }) });
+  const tasks = await tagsSource.read(sourceContext(cfg, memoryLogger().log, createImdsClient({ endpoint: imds.url, budgetMs: 5000 })));
   const ms = Date.now() - started;
   t.same(tasks.map((x) => x.origin), ['tag:postjoin:10-prepull']);
   t.same(proxy.requests.filter(isRole).map((q) => q.fault), ['hang', 'pass', 'pass'], 'the role name asked twice, then its credentials');

@@ -6,7 +6,7 @@ import { InvalidInput, SourceUnreadable, formatProblem } from '../src/base/error
 import { silentLogger } from '../src/report/logger.js';
 import { byteOrder, fileSource } from '../src/sources/file-source.js';
 import { readSources } from '../src/sources/read-sources.js';
-import { HEADER, config } from './helpers/plan.js';
+import { HEADER, config, sourceContext } from './helpers/plan.js';
 
 async function tasksDir(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-tasksd-'));
@@ -14,7 +14,7 @@ async function tasksDir(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-const read = (dir: string) => fileSource.read({ config: config({ tasksDir: dir }), log: silentLogger() });
+const read = (dir: string) => fileSource.read(sourceContext(config({ tasksDir: dir }), silentLogger()));
 
 t.test('files are read in byte-wise name order, several documents each, with origins', async (t) => {
   const dir = await tasksDir({
@@ -71,8 +71,9 @@ t.test('a tasks directory that cannot be listed is a source error (exit 4)', asy
 
 t.test('readSources concatenates configured sources in order and collects problems', async (t) => {
   const dir = await tasksDir({ '1.yaml': `${HEADER}tasks:\n  - { name: a, script: echo }\n` });
-  const tasks = await readSources({ config: config({ tasksDir: dir }), log: silentLogger() });
+  const cfg = config({ tasksDir: dir });
+  const tasks = await readSources(cfg.sources, sourceContext(cfg, silentLogger()));
   t.equal(tasks.length, 1);
-  const none = await readSources({ config: config({ tasksDir: dir, sources: [] }), log: silentLogger() });
+  const none = await readSources(config({ tasksDir: dir, sources: [] }).sources, sourceContext(cfg, silentLogger()));
   t.same(none, []);
 });

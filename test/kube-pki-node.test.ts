@@ -5,10 +5,14 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { createHost } from '../src/host/host.js';
 import { startClusterReport } from '../src/report/cluster-report.js';
 import { startKubeApiServer } from './emulators/kube-apiserver.js';
 import { makeNodePki } from './emulators/kube-pki-node.js';
 import { memoryLogger } from './helpers/memory-log.js';
+
+/** The machine as `run` hands it to the report: the Kubernetes API through the kubeconfig. */
+const host = createHost();
 
 t.test('openssl verifies the server certificate against the CA, for 127.0.0.1 and localhost, as a TLS server', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-pki-'));
@@ -42,7 +46,7 @@ t.test('the stand-in on the pure-Node PKI: the real kubectl and postjoin\'s clie
   const kubeconfig = await api.writeKubeconfig({ user: 'token', nodeName: node });
   const report = await startClusterReport(
     { enabled: true, kubeconfig, nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false, timeoutMs: 10_000 },
-    { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node },
+    { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node, host },
   );
   t.match(await report.final({ reason: 'Succeeded', counts: {} }), { made: true });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createStatusReporter } from '../src/host/notify/systemd-notify.js';
-import { createOutputForwarder } from '../src/report/task-output.js';
+import { createOutputForwarder } from '../src/runner/task-output.js';
 import { BUNDLE, taskList, workspace } from './helpers/cli.js';
 import { memoryLogger } from './helpers/memory-log.js';
 

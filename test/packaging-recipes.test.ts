@@ -7,7 +7,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { agentConfigSchema, toAgentConfig } from '../src/config/agent-config.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { kindNames } from '../src/tasks/registry.js';
+import { kindNames } from '../src/kinds/registry.js';
 import { BUNDLE } from './helpers/cli.js';
 import { ROOT, run } from './helpers/packaging.js';
 
@@ -26,7 +26,7 @@ async function bashSyntax(script: string) {
 
 t.test('packaging/config.yaml is the built-in defaults, every key written out', async (t) => {
   const path = P('config.yaml');
-  const { config, fromFile } = await loadConfig(path, kindNames());
+  const { config, fromFile } = await loadConfig(path);
   t.ok(fromFile);
   t.same(config, toAgentConfig(agentConfigSchema.parse({}), path), 'loads to exactly the built-in defaults');
   // A key added to the schema must be documented here too, with its default and a comment.
@@ -36,7 +36,7 @@ t.test('packaging/config.yaml is the built-in defaults, every key written out', 
 });
 
 t.test('the example config loads', async (t) => {
-  const { config } = await loadConfig(P('examples/config.yaml'), kindNames());
+  const { config } = await loadConfig(P('examples/config.yaml'));
   t.same(config.sources, ['file', 'userdata', 'tags']);
   t.same(config.policy.tags.allow, ['pull', 'wait']);
   t.same(config.policy.units, ['amazon-cloudwatch-agent.service']);

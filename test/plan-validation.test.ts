@@ -1,6 +1,6 @@
 import t from 'tap';
 import { isGroup } from '../src/plan/task.js';
-import { kindNames } from '../src/tasks/registry.js';
+import { kindNames } from '../src/kinds/registry.js';
 import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';
 
 const KINDS = [...kindNames(), 'parallel'].join(', ');

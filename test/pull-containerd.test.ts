@@ -2,7 +2,7 @@
 // docker-registry on 127.0.0.1, with eight distinct hand-built images.
 import t from 'tap';
 import { connectContainerd } from '../src/host/containerd/connection.js';
-import { PINNED_LABEL } from '../src/tasks/pull-image.js';
+import { PINNED_LABEL } from '../src/kinds/pull-image.js';
 import { buildAndPush, removeDir, requireRootAndBins, startContainerd, startRegistry, tempDir, writePlainHttpHosts, type PushedImage } from './harness/index.js';
 import { countingHost, runTasks } from './helpers/pull.js';
 

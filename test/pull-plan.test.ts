@@ -3,10 +3,10 @@
 import t from 'tap';
 import { RegistryCredentials } from '../src/host/aws/registry-credentials.js';
 import { ecrRegistry } from '../src/host/aws/ecr-host.js';
-import { parseImageRef } from '../src/plan/image-ref.js';
+import { parseImageRef } from '../src/kinds/image-ref.js';
 import { isGroup } from '../src/plan/task.js';
-import { conciseError } from '../src/tasks/pull-image.js';
-import { formatBytes, nodePlatform, samePlatform } from '../src/tasks/pull-platform.js';
+import { conciseError } from '../src/kinds/pull-image.js';
+import { formatBytes, nodePlatform, samePlatform } from '../src/kinds/pull-platform.js';
 import { HEADER, config, planFrom, planProblems } from './helpers/plan.js';
 
 const F = 'file:/etc/postjoin/tasks.d/10-x.yaml';

@@ -78,7 +78,7 @@ t.test('ready when every unit is active and healthz answers ok; the unit is seen
   const kubelet = await fakeKubelet(t);
   const host = hostFor(t, s);
   // A 60 s fallback poll: if the gate finishes, the signal woke it.
-  const probes = [unitProbe('containerd.service', host, { pollIntervalMs: 60_000 }), unitProbe('kubelet.service', host, { pollIntervalMs: 60_000 }), kubeletHealthzProbe(kubelet.url)];
+  const probes = [unitProbe('containerd.service', host, { pollIntervalMs: 60_000 }), unitProbe('kubelet.service', host, { pollIntervalMs: 60_000 }), kubeletHealthzProbe(kubelet.url, host)];
   const { mem, statuses, deps } = gateDeps(30_000);
   const gate = waitUntilReady(probes, deps);
   await waitForMessage(mem, 'readiness: kubelet healthz: HTTP 503 "[-]syncloop failed"');
@@ -103,7 +103,7 @@ t.test('the deadline names each probe still failing with its last observation', 
   const dir = await tempDir('gate');
   t.teardown(() => removeDir(dir));
   const closed = `http://127.0.0.1:${await closedPort()}/healthz`;
-  const probes = [unitProbe('kubelet.service', host), unitProbe('nodeadm-run.service', host), kubeletHealthzProbe(closed)];
+  const probes = [unitProbe('kubelet.service', host), unitProbe('nodeadm-run.service', host), kubeletHealthzProbe(closed, host)];
   const { mem, deps } = gateDeps(600);
   const err = await waitUntilReady(probes, deps).catch((e: unknown) => e);
   t.match(err, { exitCode: 3, name: 'NotReady' });

@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
 import { parseUserData, postjoinParts } from '../src/sources/userdata-mime.js';
-import { renderMultipart } from '../src/sources/userdata-render.js';
+import { renderMultipart } from '../src/writers/userdata-render.js';
 import { BUNDLE } from './helpers/cli.js';
 
 const NODECONFIG = `apiVersion: node.eks.aws/v1alpha1

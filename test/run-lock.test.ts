@@ -136,7 +136,7 @@ t.test('a process that is not a postjoin run holding the lock name: exit 2, nami
   t.equal(await lineCount(ws.marker), 1);
 });
 
-/** The lock's name as the agent derives it (src/report/run-lock.ts), recomputed here from its parts. */
+/** The lock's name as the agent derives it (src/state/run-lock.ts), recomputed here from its parts. */
 function lockName(key: Buffer, bootId: string, dev: bigint, ino: bigint): string {
   return `postjoin-run-${createHmac('sha256', key).update(`${bootId}:${dev}:${ino}`).digest('hex').slice(0, 32)}`;
 }

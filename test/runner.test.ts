@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createHost } from '../src/host/host.js';
 import type { Plan } from '../src/plan/task.js';
-import { RunRecorder } from '../src/report/run-recorder.js';
-import { StateStore, readState } from '../src/report/state-store.js';
+import { RunRecorder } from '../src/state/run-recorder.js';
+import { StateStore, readState } from '../src/state/state-store.js';
 import { backoffDelay, taskRetryDelay } from '../src/base/retry.js';
 import { runPlan } from '../src/runner/run-plan.js';
 import { StopReason } from '../src/base/stop-reason.js';
@@ -253,10 +253,10 @@ t.test('when state cannot be written, the run stops before the next task', async
 });
 
 t.test('a task kind that ignores its signal cannot hang the run', async (t) => {
-  const { taskKinds } = await import('../src/tasks/registry.js');
-  const { defineKind } = await import('../src/tasks/task-kind.js');
+  const { taskKinds } = await import('../src/kinds/registry.js');
+  const { defineKind } = await import('../src/kinds/kind.js');
   const { z } = await import('zod');
-  const stubborn = defineKind({ kind: 'stubborn', summary: 'test only', schema: z.strictObject({}), run: () => new Promise<void>(() => {}) });
+  const stubborn = defineKind({ kind: 'stubborn', summary: 'test only', schema: z.strictObject({}), tagsByDefault: false, run: () => new Promise<void>(() => {}) });
   (taskKinds as unknown as unknown[]).push(stubborn);
   t.teardown(() => void (taskKinds as unknown as unknown[]).pop());
   const plan: Plan = {

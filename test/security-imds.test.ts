@@ -14,7 +14,7 @@ import { logLines } from './helpers/cli.js';
 import { fakeNode } from './helpers/fake-node.js';
 import { startFaultProxy, type FaultProxy, type ProxyFault, type ProxiedRequest } from './helpers/fault-proxy.js';
 import { silentLogger } from '../src/report/logger.js';
-import { config } from './helpers/plan.js';
+import { config, sourceContext } from './helpers/plan.js';
 import { isolateSdkEnv } from './helpers/sdk-env.js';
 
 const INSTANCE = 'i-0badc0ffee0000001';
@@ -59,12 +59,12 @@ t.test('the AWS SDK (DescribeInstances fallback): its credential fetch never fal
     // Our client takes the first token; the second PUT is the SDK's credential chain.
     const w = await world(t, (q) => (q.method === 'PUT' && q.nth === 2 ? { kind: 'status', status } : { kind: 'pass' }));
     const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '3s' } });
-    const err = await tagsSource.read({ config: cfg, log: silentLogger(), imds: createImdsClient({ endpoint: w.proxy.url, budgetMs: 3000 }) }).catch((e: unknown) => e);
+    const err = await tagsSource.read(sourceContext(cfg, silentLogger(), createImdsClient({ endpoint: w.proxy.url, budgetMs: 3000 }))).catch((e: unknown) => e);
     t.type(err, SourceUnreadable, `token refused with ${status}: the tags source is unreadable (exit 4), not read through IMDSv1`);
     t.same(tokenless(w.proxy).map((q) => q.path), [], `token refused with ${status}: no GET without a token`);
   }
   const ok = await world(t, () => ({ kind: 'pass' }));
-  const tasks = await tagsSource.read({ config: config({ sources: ['tags'], imds: { enabled: true } }), log: silentLogger(), imds: createImdsClient({ endpoint: ok.proxy.url, budgetMs: 3000 }) });
+  const tasks = await tagsSource.read(sourceContext(config({ sources: ['tags'], imds: { enabled: true } }), silentLogger(), createImdsClient({ endpoint: ok.proxy.url, budgetMs: 3000 })));
   t.same(tasks.map((x) => x.origin), ['tag:postjoin:10-x'], 'with IMDSv2 working, the role credentials are fetched with a token and the tags are read');
   t.same(tokenless(ok.proxy), []);
   t.ok(ok.proxy.requests.some((q) => q.path.startsWith('/latest/meta-data/iam/security-credentials/')), 'the role came from IMDS');

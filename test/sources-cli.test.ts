@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { kindNamed } from '../src/tasks/registry.js';
+import { kindNamed } from '../src/kinds/registry.js';
 import { startEc2Server, type Ec2Emulator } from './emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from './emulators/imds-server.js';
 import { ROOT, runCli } from './helpers/cli.js';

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { InvalidInput } from '../src/base/errors.js';
 import { machineIdIdentity, readBootId } from '../src/host/files/instance-identity.js';
-import { acquireRunLock } from '../src/report/run-lock.js';
-import { RunRecorder } from '../src/report/run-recorder.js';
-import { StateStore, readState } from '../src/report/state-store.js';
+import { acquireRunLock } from '../src/state/run-lock.js';
+import { RunRecorder } from '../src/state/run-recorder.js';
+import { StateStore, readState } from '../src/state/state-store.js';
 import { memoryLogger } from './helpers/memory-log.js';
 
 const scratch = () => mkdtemp(join(tmpdir(), 'postjoin-state-'));

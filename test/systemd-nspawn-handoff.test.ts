@@ -8,12 +8,11 @@
 // nodeadm-run at boot is test/systemd-nspawn.test.ts's).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import t from 'tap';
 import { defaultRootfs, rootfsReady } from './harness/nspawn.js';
 import { removeDir, tempDir, waitFor } from './harness/proc.js';
 import { requireReal, requireRootAndBins } from './harness/require-real.js';
-import { ROOT } from './helpers/cli.js';
+import { bundleProgram, mainOf } from './helpers/bundle.js';
 import { PLUGIN_ARGS } from './helpers/kube-standin-process.js';
 import { bootNode, journalEntries, nodeConfig } from './helpers/nspawn-node.js';
 
@@ -21,21 +20,7 @@ const NODE = 'ip-10-0-9-17.us-west-2.compute.internal';
 const H = 'apiVersion: postjoin/v1alpha1\nkind: TaskList\ntasks:\n';
 
 async function standinBundle(dir: string): Promise<string> {
-  const outfile = join(dir, 'standin.cjs');
-  await build({
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'warning',
-    outfile,
-    stdin: {
-      resolveDir: ROOT,
-      loader: 'ts',
-      contents: "import { main } from './test/helpers/kube-standin-process.ts'; main(process.argv.slice(2)).catch((e) => { console.error(e); process.exit(1); });",
-    },
-  });
-  return outfile;
+  return bundleProgram(mainOf('test/helpers/kube-standin-process.ts'), join(dir, 'standin.cjs'));
 }
 
 t.test('the unit under systemd reports to its Node: postjoin.io/Ready=True, label, event; the tasks get the node context', async (t) => {

@@ -4,10 +4,10 @@ import { createImdsClient } from '../src/host/aws/imds-client.js';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { silentLogger } from '../src/report/logger.js';
 import { tagsSource } from '../src/sources/tags-source.js';
-import { kindNamed } from '../src/tasks/registry.js';
+import { kindNamed } from '../src/kinds/registry.js';
 import { startEc2Server, type Ec2Emulator } from './emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from './emulators/imds-server.js';
-import { config } from './helpers/plan.js';
+import { config, sourceContext } from './helpers/plan.js';
 import { isolateSdkEnv } from './helpers/sdk-env.js';
 
 const INSTANCE = 'i-0fedcba9876543210';
@@ -34,7 +34,7 @@ async function world(t: { teardown(fn: () => unknown): void }, imdsOpts: ImdsEmu
     ...env,
   });
   const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '2s' } });
-  return { imds, ec2, read: () => tagsSource.read({ config: cfg, log: silentLogger(), imds: createImdsClient({ endpoint: imds.url, budgetMs: 2000 }) }) };
+  return { imds, ec2, read: () => tagsSource.read(sourceContext(cfg, silentLogger(), createImdsClient({ endpoint: imds.url, budgetMs: 2000 }))) };
 }
 
 const TAGS = { 'postjoin:20-wait': 'wait file /run/x', 'postjoin:10-prepull': 'pull public.ecr.aws/eks-distro/kubernetes/pause:3.9', Name: 'node' };

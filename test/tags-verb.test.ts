@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildPlan } from '../src/plan/build-plan.js';
 import { tasksFromText } from '../src/plan/task-document.js';
-import { compileTags } from '../src/sources/tag-compile.js';
-import { kindNamed } from '../src/tasks/registry.js';
-import { everyKindPolicy } from '../src/verbs/task-file.js';
+import { compileTags } from '../src/writers/tag-compile.js';
+import { kindNamed } from '../src/kinds/registry.js';
+import { everyKindPolicy } from '../src/config/agent-config.js';
 import { runCli } from './helpers/cli.js';
 import { HEADER } from './helpers/plan.js';
 
@@ -97,7 +97,7 @@ t.test('pull, unit and wait compile too (each runs once its kind is registered)'
   ];
   for (const [kind, task, value] of cases) {
     if (!kindNamed(kind)) {
-      t.comment(`SKIP ${kind}: not registered in src/tasks/registry.ts yet`);
+      t.comment(`SKIP ${kind}: not registered in src/kinds/registry.ts yet`);
       continue;
     }
     const out = compile(`  - ${task}\n`);

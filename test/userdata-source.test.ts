@@ -10,7 +10,8 @@ import { userdataSource } from '../src/sources/userdata-source.js';
 import { silentLogger } from '../src/report/logger.js';
 import { startImdsServer } from './emulators/imds-server.js';
 import { ROOT } from './helpers/cli.js';
-import { config } from './helpers/plan.js';
+import { config, sourceContext } from './helpers/plan.js';
+import { hostFor } from '../src/verbs/load-plan.js';
 
 const fixture = (f: string) => readFileSync(join(ROOT, 'test/fixtures/userdata', f));
 const userdataConfig = () => config({ sources: ['userdata'], imds: { enabled: true, budget: '1s' } });
@@ -18,7 +19,7 @@ const userdataConfig = () => config({ sources: ['userdata'], imds: { enabled: tr
 async function read(userData: Buffer | string | undefined) {
   const imds = await startImdsServer({ userData });
   try {
-    const ctx = { config: userdataConfig(), log: silentLogger(), imds: createImdsClient({ endpoint: imds.url, budgetMs: 1000 }) };
+    const ctx = sourceContext(userdataConfig(), silentLogger(), createImdsClient({ endpoint: imds.url, budgetMs: 1000 }));
     return await userdataSource.read(ctx);
   } finally {
     await imds.close();
@@ -87,11 +88,13 @@ t.test('IMDS down beyond the budget is exit 4 from readSources, naming IMDS', as
   t.teardown(imds.close);
   imds.setDown({ kind: 'status', status: 500 });
   const saved = process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
-  process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = imds.url; // the source makes its own client from the config
+  process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = imds.url; // the run's Host makes the client from the config
   t.teardown(() => {
     process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = saved;
   });
-  const err = await readSources({ config: userdataConfig(), log: silentLogger() }).catch((e: unknown) => e);
+  const cfg = userdataConfig();
+  const log = silentLogger();
+  const err = await readSources(cfg.sources, { log, host: hostFor(cfg, log), settings: cfg }).catch((e: unknown) => e);
   t.type(err, SourceUnreadable);
   t.match((err as Error).message, `IMDS ${imds.url}: /latest/user-data: no answer within imds.budget (1s)`);
 });

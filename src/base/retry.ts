@@ -64,8 +64,8 @@ export async function pollUntil<T>(look: () => Promise<T | undefined>, opts: Pol
 export interface RetryOptions {
   /**
    * Called when attempt `retry` (0 for the first) failed with `err`: returns how long to wait before the next
-   * attempt (0: at once), or throws to end the retry, with `err` itself or an error that says more (the budget
-   * is spent, the error is not worth another try).
+   * attempt, or throws to end the retry, with `err` itself or an error that says more (the budget is spent,
+   * the error is not worth another try).
    */
   delayMs(err: unknown, retry: number): number;
   /** Ends the wait before the next attempt at once; the retry then ends with what `stopped(err)` returns. */
@@ -79,9 +79,13 @@ export async function retry<T>(attempt: (retry: number) => Promise<T>, opts: Ret
     try {
       return await attempt(n);
     } catch (err) {
-      const wait = opts.delayMs(err, n);
-      if (wait > 0) await sleep(wait, opts.signal);
+      await sleep(opts.delayMs(err, n), opts.signal);
       if (opts.signal?.aborted) throw opts.stopped ? opts.stopped(err) : err;
     }
   }
+}
+
+/** For `delayMs`: ends the retry with `err`, as an expression (`isStale(err) ? 0 : giveUp(err)`). */
+export function giveUp(err: unknown): never {
+  throw err;
 }

@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { absolutePath, duration, nonEmptyString, stringList } from '../base/fields.js';
 import { unitName } from '../base/unit-name.js';
+import { kindNames, taskKinds } from '../kinds/registry.js';
+import type { Policy } from '../plan/policy.js';
+import { taskSources, type SourceName } from '../sources/registry.js';
 import { conditionType, nodeName, ownLabelKey } from './kube-names.js';
 
-export const SOURCE_NAMES = ['file', 'userdata', 'tags'] as const;
-export type SourceName = (typeof SOURCE_NAMES)[number];
+export type { Policy, SourceName };
 
-/** The kinds the design names; policy lists may name them even in a build that lacks one. */
-export const POLICY_KINDS = ['exec', 'script', 'pull', 'unit', 'file', 'wait'] as const;
-
+/** The config's source names, from the sources registry: nothing here is written out per source or per kind. */
+export const SOURCE_NAMES = taskSources.map((s) => s.name) as [SourceName, ...SourceName[]];
 
 /**
  * `null` switches a probe off (design §4); an absent key takes the default. zod's `.default()` only fires on
@@ -19,13 +20,21 @@ const probeOff = <T extends z.ZodType>(schema: T) => schema.nullable();
 const sourcePolicy = (allow: string[]) =>
   z.strictObject({ allow: stringList('task kinds').default(allow) }).prefault({});
 
+/** `policy.<source>`, one key per source, each defaulting to what the source allows of the registered kinds. */
+const sourcePolicies = Object.fromEntries(taskSources.map((s) => [s.name, sourcePolicy(s.defaultAllow(taskKinds))])) as Record<
+  SourceName,
+  ReturnType<typeof sourcePolicy>
+>;
+const RULE_KEYS = ['registries', 'units', 'paths'];
+for (const name of SOURCE_NAMES) if (RULE_KEYS.includes(name)) throw new Error(`a source may not be named ${name}: policy.${name} is a rule`);
+
 export const agentConfigSchema = z.strictObject({
   apiVersion: z.literal('postjoin/v1alpha1').optional(),
   kind: z.literal('AgentConfig').optional(),
   sources: z
     .array(z.enum(SOURCE_NAMES), { error: 'expected a list of sources' })
     .refine((s) => new Set(s).size === s.length, { message: 'a source is listed twice' })
-    .default(['file', 'userdata', 'tags']),
+    .default(SOURCE_NAMES),
   tasksDir: absolutePath('tasksDir').default('/etc/postjoin/tasks.d'),
   imds: z
     .strictObject({
@@ -52,9 +61,7 @@ export const agentConfigSchema = z.strictObject({
     .prefault({}),
   policy: z
     .strictObject({
-      file: sourcePolicy(['exec', 'script', 'pull', 'unit', 'file', 'wait']),
-      userdata: sourcePolicy(['exec', 'script', 'pull', 'unit', 'file', 'wait']),
-      tags: sourcePolicy(['pull', 'unit', 'wait']),
+      ...sourcePolicies,
       registries: stringList('registry host globs').default([]),
       units: stringList('unit name globs').default([]),
       /** Not in the design's example: globs a `file` task's path must match, after symlinks in it are resolved. */
@@ -79,6 +86,8 @@ export const agentConfigSchema = z.strictObject({
 });
 
 type Parsed = z.output<typeof agentConfigSchema>;
+/** `policy` as parsed: per source its allow-list, and the kinds' rules; what plan/policy.ts applies. */
+type ParsedPolicy = Parsed['policy'] & Policy;
 
 /** The config as the agent uses it: probes that are off are simply absent. */
 export interface AgentConfig {
@@ -88,7 +97,7 @@ export interface AgentConfig {
   imds: { enabled: boolean; budgetMs: number };
   containerd: { socket: string; namespace: string };
   readiness: { timeoutMs: number; units: string[]; kubeletHealthz: string | null; containerd: boolean };
-  policy: Policy;
+  policy: ParsedPolicy;
   kubernetes: KubernetesConfig;
   runTimeoutMs: number;
 }
@@ -104,15 +113,6 @@ export interface KubernetesConfig {
   label: string | null;
   events: boolean;
   timeoutMs: number;
-}
-
-export interface Policy {
-  file: { allow: string[] };
-  userdata: { allow: string[] };
-  tags: { allow: string[] };
-  registries: string[];
-  units: string[];
-  paths: string[];
 }
 
 export function toAgentConfig(p: Parsed, path: string): AgentConfig {
@@ -140,4 +140,15 @@ export function toAgentConfig(p: Parsed, path: string): AgentConfig {
     },
     runTimeoutMs: p.runTimeout,
   };
+}
+
+/** The config a node without a config file runs with. */
+export function defaultConfig(path = '(built-in)'): AgentConfig {
+  return toAgentConfig(agentConfigSchema.parse({}), path);
+}
+
+/** Offline the node's policy is unknown: every kind is allowed from every source (the kinds' rules stay the defaults). */
+export function everyKindPolicy(base: Policy = defaultConfig().policy): ParsedPolicy {
+  const all = kindNames();
+  return { ...base, ...Object.fromEntries(SOURCE_NAMES.map((s) => [s, { allow: all }])) } as ParsedPolicy;
 }

@@ -1,10 +1,11 @@
 import { InvalidInput, ProblemList, type Problem } from '../base/errors.js';
 import { readInputFile, UnreadableFile } from '../base/input-file.js';
 import { decodeUtf8Text } from '../base/text-encoding.js';
-import { parseDocuments } from '../base/yaml-documents.js';
+import { formatPath, parseDocuments } from '../base/yaml-documents.js';
 import { zodProblems } from '../base/zod-problems.js';
-import { formatPath } from '../base/yaml-documents.js';
-import { POLICY_KINDS, agentConfigSchema, toAgentConfig, type AgentConfig } from './agent-config.js';
+import { kindNames } from '../kinds/registry.js';
+import { sourceNamed } from '../sources/registry.js';
+import { SOURCE_NAMES, agentConfigSchema, toAgentConfig, type AgentConfig } from './agent-config.js';
 
 export interface LoadedConfig {
   config: AgentConfig;
@@ -18,14 +19,14 @@ export interface LoadedConfig {
  * symlink is not "missing": the defaults would replace a config someone meant to ship. `allowPipe` is for
  * `validate --config <(…)`; the agent refuses a FIFO, which would block it at boot.
  */
-export async function loadConfig(path: string, knownKinds: readonly string[], opts: { allowPipe?: boolean } = {}): Promise<LoadedConfig> {
+export async function loadConfig(path: string, opts: { allowPipe?: boolean } = {}): Promise<LoadedConfig> {
   const source = `config ${path}`;
   let bytes: Buffer;
   try {
     bytes = await readInputFile(path, { source, what: 'the agent config', allowPipe: opts.allowPipe ?? false });
   } catch (err) {
     if (!(err instanceof UnreadableFile)) throw err;
-    if (err.missing) return { config: parseConfig({}, path, knownKinds), fromFile: false };
+    if (err.missing) return { config: parseConfig({}, path), fromFile: false };
     throw new InvalidInput({ source, message: `cannot read: ${err.message}` });
   }
   const text = decodeUtf8Text(bytes, source);
@@ -33,15 +34,10 @@ export async function loadConfig(path: string, knownKinds: readonly string[], op
   if (docs.length > 1) throw new InvalidInput({ source, message: 'holds more than one YAML document; the agent config is one' });
   const doc = docs[0];
   const value = doc?.value ?? {};
-  return { config: parseConfig(value, path, knownKinds, doc?.lineOf), fromFile: true };
+  return { config: parseConfig(value, path, doc?.lineOf), fromFile: true };
 }
 
-export function parseConfig(
-  value: unknown,
-  path: string,
-  knownKinds: readonly string[],
-  lineOf?: (p: readonly (string | number)[]) => number | undefined,
-): AgentConfig {
+export function parseConfig(value: unknown, path: string, lineOf?: (p: readonly (string | number)[]) => number | undefined): AgentConfig {
   const source = `config ${path}`;
   const locate = (p: readonly (string | number)[]): Pick<Problem, 'source' | 'at' | 'line'> => ({
     source,
@@ -56,8 +52,8 @@ export function parseConfig(
   const config = toAgentConfig(parsed.data, path);
 
   const problems = new ProblemList();
-  const allowed = [...new Set([...knownKinds, ...POLICY_KINDS])];
-  for (const name of ['file', 'userdata', 'tags'] as const) {
+  const allowed = kindNames();
+  for (const name of SOURCE_NAMES) {
     config.policy[name].allow.forEach((kind, i) => {
       if (!allowed.includes(kind)) {
         problems.add({ ...locate(['policy', name, 'allow', i]), message: `unknown task kind "${kind}"; kinds are ${allowed.join(', ')}` });
@@ -65,7 +61,7 @@ export function parseConfig(
     });
   }
   if (!config.imds.enabled) {
-    for (const s of config.sources.filter((n) => n !== 'file')) {
+    for (const s of config.sources.filter((n) => sourceNamed(n)?.needsImds)) {
       problems.add({
         ...locate(['sources']),
         message: `source "${s}" needs IMDS, but imds.enabled is false; remove "${s}" from sources or enable IMDS`,

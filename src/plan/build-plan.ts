@@ -1,6 +1,5 @@
-import type { Policy } from '../config/agent-config.js';
 import { InvalidInput, type Problem } from '../base/errors.js';
-import { policyProblems } from './policy.js';
+import { policyProblems, type Policy } from './policy.js';
 import type { SourcedTask } from './sourced-task.js';
 import { allTasks, isGroup, type Plan, type PlanStep } from './task.js';
 import { validateStep } from './task-schema.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { taskKinds } from '../tasks/registry.js';
+import { taskKinds } from '../kinds/registry.js';
 import { API_VERSION, TASK_LIST_KIND } from './task-document.js';
 import { commonFields } from './task-schema.js';
 

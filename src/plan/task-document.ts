@@ -1,4 +1,3 @@
-import type { SourceName } from '../config/agent-config.js';
 import { ProblemList } from '../base/errors.js';
 import type { SourcedTask } from './sourced-task.js';
 import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from '../base/yaml-documents.js';
@@ -11,11 +10,11 @@ export const TASK_LIST_KIND = 'TaskList';
  * (`apiVersion`, `kind`, `tasks`) here; each task's own fields are checked by the plan builder.
  * `label` names the input in errors and origins, e.g. `file:/etc/postjoin/tasks.d/10-x.yaml`.
  */
-export function tasksFromText(text: string, format: 'yaml' | 'json', label: string, source: SourceName): SourcedTask[] {
+export function tasksFromText(text: string, format: 'yaml' | 'json', label: string, source: string): SourcedTask[] {
   return tasksFromDocuments(parseDocuments(text, format, label), label, source);
 }
 
-export function tasksFromDocuments(docs: ParsedDocument[], label: string, source: SourceName): SourcedTask[] {
+export function tasksFromDocuments(docs: ParsedDocument[], label: string, source: string): SourcedTask[] {
   const problems = new ProblemList();
   const out: SourcedTask[] = [];
   for (const doc of docs) {

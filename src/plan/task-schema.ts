@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Problem } from '../base/errors.js';
-import { kindNamed, kindNames } from '../tasks/registry.js';
+import { kindNamed, kindNames } from '../kinds/registry.js';
 import { taskContentHash } from '../base/content-hash.js';
 import { absolutePath, duration } from '../base/fields.js';
 import type { SourcedTask } from './sourced-task.js';

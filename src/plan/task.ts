@@ -1,5 +1,3 @@
-import type { SourceName } from '../config/agent-config.js';
-
 /** Types of the validated, normalized plan. Nothing here runs anything. */
 
 export type OnFailure = 'abort' | 'continue';
@@ -8,8 +6,8 @@ export interface TaskCommon {
   name: string;
   /** Where the task was written: `file:/etc/postjoin/tasks.d/10-x.yaml#tasks[2]`, `tag:postjoin:10-prepull`. */
   origin: string;
-  /** Which source it came from; policy is per source. */
-  source: SourceName;
+  /** Which source it came from (its name in the sources registry); policy is per source. */
+  source: string;
   onFailure: OnFailure;
 }
 

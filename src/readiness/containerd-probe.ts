@@ -1,5 +1,5 @@
-import type { ContainerdConnection } from '../host/containerd/connection.js';
 import type { CriCondition } from '../host/containerd/cri-client.js';
+import type { Host } from '../host/host.js';
 import type { Observation, Probe } from './probe.js';
 
 const STATUS_TIMEOUT_MS = 2_000;
@@ -12,30 +12,22 @@ const POLL_INTERVAL_MS = 200;
  * DaemonSet). Asked over gRPC rather than by running `ctr version`: that would only prove the socket answers, not
  * that the CRI plugin is up, and would cost a subprocess every poll.
  */
-export function containerdProbe(socket: string): Probe {
-  let conn: ContainerdConnection | undefined;
-  const drop = () => {
-    conn?.close();
-    conn = undefined;
-  };
+export function containerdProbe(socket: string, host: Pick<Host, 'containerd' | 'dropContainerd'>): Probe {
   return {
     name: 'containerd',
     pollIntervalMs: POLL_INTERVAL_MS,
     async check(signal) {
-      // gRPC is loaded only when the probe first runs, not when the gate is built.
-      const { connectContainerd } = await import('../host/containerd/connection.js');
-      conn ??= connectContainerd(socket);
       try {
+        // gRPC is loaded only when the probe first runs, not when the gate is built; the channel is the run's,
+        // so the pull tasks after readiness use the one the probe opened.
+        const conn = await host.containerd(socket);
         return describe(await conn.cri.status({ signal, timeoutMs: STATUS_TIMEOUT_MS }));
       } catch (err) {
         // A fresh channel next round sees containerd as soon as it listens, without grpc-js's reconnect backoff.
-        drop();
+        host.dropContainerd(socket);
         const noCri = (err as { codeName?: string }).codeName === 'UNIMPLEMENTED';
         return { ready: false, detail: `${socket}: ${failure(noCri, err)}`, ...(noCri ? { severity: 'warn' as const } : {}) };
       }
-    },
-    async close() {
-      drop();
     },
   };
 }

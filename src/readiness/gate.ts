@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/agent-config.js';
-import { createHost, type Host } from '../host/host.js';
 import { formatDuration } from '../base/duration.js';
 import { NotReady } from '../base/errors.js';
-import type { StatusReporter } from '../host/notify/systemd-notify.js';
-import { Stopped, reasonOf } from '../base/stop-reason.js';
+import { pollUntil } from '../base/retry.js';
 import { sleep } from '../base/sleep.js';
+import { Stopped, reasonOf } from '../base/stop-reason.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import { createHost, type Host } from '../host/host.js';
+import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { containerdProbe } from './containerd-probe.js';
 import { kubeletHealthzProbe } from './kubelet-healthz.js';
 import type { Observation, Probe } from './probe.js';
@@ -17,32 +18,30 @@ export const POLL_INTERVAL_MS = 50;
 const RELEASE_GRACE_MS = 500;
 
 /**
- * The probes the config asks for; an empty list means readiness is switched off. Unit probes share `host`'s
- * systemd connection (the run's, so unit tasks reuse it); without one they get a private host that the last
- * probe's close() releases. Either way D-Bus is only touched when a unit probe first checks.
+ * The probes the config asks for; an empty list means readiness is switched off. The probes reach the machine
+ * through `host` (the run's, so unit tasks reuse its systemd connection and pull tasks its containerd channel);
+ * without one they get a private host that the last probe's close() releases. Either way D-Bus and gRPC are only
+ * touched when a probe first checks.
  */
-export function probesFor(config: AgentConfig, host?: Pick<Host, 'systemd'>): Probe[] {
+export function probesFor(config: AgentConfig, host?: Host): Probe[] {
+  const h = host ?? createHost();
   const probes: Probe[] = [];
-  if (config.readiness.units.length > 0) probes.push(...unitProbes(config.readiness.units, host));
-  if (config.readiness.kubeletHealthz) probes.push(kubeletHealthzProbe(config.readiness.kubeletHealthz));
-  if (config.readiness.containerd) probes.push(containerdProbe(config.containerd.socket));
-  return probes;
+  for (const u of config.readiness.units) probes.push(unitProbe(u, h));
+  if (config.readiness.kubeletHealthz) probes.push(kubeletHealthzProbe(config.readiness.kubeletHealthz, h));
+  if (config.readiness.containerd) probes.push(containerdProbe(config.containerd.socket, h));
+  return host ? probes : closingHost(probes, h);
 }
 
-function unitProbes(units: string[], host: Pick<Host, 'systemd'> | undefined): Probe[] {
-  if (host) return units.map((u) => unitProbe(u, host));
-  const own = createHost();
-  let open = units.length;
-  return units.map((u) => {
-    const p = unitProbe(u, own);
-    return {
-      ...p,
-      async close() {
-        await p.close?.();
-        if (--open === 0) await own.close();
-      },
-    };
-  });
+/** The probes, the last of them to close also closing the private host they share. */
+function closingHost(probes: Probe[], own: Host): Probe[] {
+  let open = probes.length;
+  return probes.map((p) => ({
+    ...p,
+    async close() {
+      await p.close?.();
+      if (--open === 0) await own.close();
+    },
+  }));
 }
 
 export interface GateDeps {
@@ -102,24 +101,17 @@ export async function waitUntilReady(probes: Probe[], deps: GateDeps): Promise<v
     }
   };
 
-  const poll = async (p: Probe) => {
-    let dirty = false;
-    let wake: (() => void) | undefined;
-    p.watch?.(() => {
-      dirty = true;
-      wake?.();
-    });
-    while (!ctl.signal.aborted) {
-      dirty = false;
-      const o = await p.check(ctl.signal).catch((err: unknown) => ({ ready: false, detail: `probe failed: ${(err as Error).message}` }));
-      if (ctl.signal.aborted) return;
-      record(p, o);
-      if (!dirty) {
-        await sleep(p.pollIntervalMs ?? deps.pollIntervalMs ?? POLL_INTERVAL_MS, ctl.signal, (w) => (wake = w));
-        wake = undefined;
-      }
-    }
-  };
+  const poll = (p: Probe) =>
+    pollUntil(
+      async () => {
+        if (ctl.signal.aborted) return undefined;
+        const o = await p.check(ctl.signal).catch((err: unknown) => ({ ready: false, detail: `probe failed: ${(err as Error).message}` }));
+        if (!ctl.signal.aborted) record(p, o);
+        return undefined;
+      },
+      // A probe that signals a change (a unit's PropertiesChanged) is checked again at once.
+      { signal: ctl.signal, intervalMs: p.pollIntervalMs ?? deps.pollIntervalMs ?? POLL_INTERVAL_MS, watch: (nudge) => p.watch?.(nudge) },
+    );
 
   const onStop = () => settle(new Stopped(`${reasonOf(deps.stop)} while waiting for readiness; still not ready: ${describe(probes, last, Date.now(), started)}`));
   const deadline = setTimeout(

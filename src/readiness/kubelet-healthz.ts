@@ -1,5 +1,5 @@
-import { Agent } from 'node:http';
-import { httpGet } from '../host/http/http-get.js';
+import type { Host } from '../host/host.js';
+import type { HttpGetter } from '../host/http/http-get.js';
 import type { Observation, Probe } from './probe.js';
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -12,22 +12,22 @@ const REQUEST_TIMEOUT_MS = 2000;
 export const HEALTHZ_POLL_INTERVAL_MS = 25;
 
 /** kubelet is ready when GET healthz answers 200 with body `ok`. */
-export function kubeletHealthzProbe(url: string, opts: { pollIntervalMs?: number } = {}): Probe {
+export function kubeletHealthzProbe(url: string, host: Pick<Host, 'http'>, opts: { pollIntervalMs?: number } = {}): Probe {
   // One connection, kept alive between polls: no handshake and no TIME_WAIT socket per poll. A kubelet that
   // restarts closes it, and the next poll connects afresh.
-  const agent = url.startsWith('http:') ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+  const http = host.http.keptAlive(url);
   return {
     name: 'kubelet healthz',
     pollIntervalMs: opts.pollIntervalMs ?? HEALTHZ_POLL_INTERVAL_MS,
-    check: (signal) => getHealthz(url, signal, agent),
+    check: (signal) => getHealthz(url, signal, http),
     async close() {
-      agent?.destroy();
+      http.close();
     },
   };
 }
 
-export async function getHealthz(url: string, signal: AbortSignal, agent?: Agent): Promise<Observation> {
-  const a = await httpGet(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS, ...(agent ? { agent } : {}) });
+export async function getHealthz(url: string, signal: AbortSignal, http: Pick<HttpGetter, 'get'>): Promise<Observation> {
+  const a = await http.get(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
   if ('error' in a) return { ready: false, detail: a.error };
   const ok = a.status === 200 && a.body.trim() === 'ok';
   return { ready: ok, detail: ok ? 'ok' : `HTTP ${a.status} ${JSON.stringify(a.body.trim().slice(0, 80))}` };

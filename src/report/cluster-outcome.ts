@@ -1,6 +1,6 @@
 import { InvalidInput, formatProblem } from '../base/errors.js';
 import { StopReason, Stopped } from '../base/stop-reason.js';
-import type { TaskRecord } from './run-state.js';
+import type { TaskRecord } from '../state/run-state.js';
 
 /**
  * What one run reports to its Node (design §4, issue 12 point 5), and the words for it. Pure: the condition,

@@ -1,12 +1,13 @@
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KubernetesConfig } from '../config/agent-config.js';
+import type { Host } from '../host/host.js';
 import { formatDuration } from '../base/duration.js';
 import { StopReason } from '../base/stop-reason.js';
 import { sleep } from '../base/sleep.js';
 import { describeOutcome, describeRunning, type Outcome } from './cluster-outcome.js';
 import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
-import type { ReportRecord } from './run-state.js';
+import type { ReportRecord } from '../state/run-state.js';
 
 /**
  * Cluster handoff (design §4): the run's result as one condition on the node's own Node object, plus a label
@@ -34,6 +35,8 @@ export interface ClusterReportDeps {
   stop: AbortSignal;
   /** From resolveNodeName(). */
   nodeName: string;
+  /** The machine: the Kubernetes API, reached with the kubeconfig. */
+  host: Pick<Host, 'kube'>;
   random?: () => number;
 }
 
@@ -170,6 +173,7 @@ class Reporter implements ClusterReport {
           condition: this.cfg.condition,
           label: this.cfg.label,
           events: this.cfg.events,
+          host: this.deps.host,
           ...(this.deps.random ? { random: this.deps.random } : {}),
         }),
     );

@@ -1,9 +1,8 @@
+import { backoffDelay, giveUp, retry } from '../base/retry.js';
+import type { Host } from '../host/host.js';
 import { abortText } from '../host/kube/abort-text.js';
-import { createKubeClient, KubeApiError, type KubeClient } from '../host/kube/api-client.js';
-import { readKubeconfig } from '../host/kube/kubeconfig.js';
+import { KubeApiError, type KubeClient } from '../host/kube/api-client.js';
 import { createEvent, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
-import { backoffDelay } from '../base/retry.js';
-import { sleep } from '../base/sleep.js';
 import type { Described } from './cluster-outcome.js';
 
 /**
@@ -16,6 +15,8 @@ export interface WriterConfig {
   condition: string;
   label: string | null;
   events: boolean;
+  /** The machine: the Kubernetes API, through the kubeconfig. */
+  host: Pick<Host, 'kube'>;
   random?: () => number;
 }
 
@@ -101,7 +102,7 @@ export class NodeWriter {
 
   /** The kubeconfig is read once per run; a read error is the report's error, not the run's. */
   private connect(): Promise<KubeClient> {
-    this.client ??= readKubeconfig(this.cfg.kubeconfig).then(createKubeClient, (err: unknown) => {
+    this.client ??= this.cfg.host.kube(this.cfg.kubeconfig).catch((err: unknown) => {
       this.client = undefined; // the final report reads it again: nodeadm may have written it since
       throw err;
     });
@@ -109,18 +110,20 @@ export class NodeWriter {
   }
 
   /** One call, retried with backoff while its errors are retryable and the budget lasts. */
-  private async retrying<T>(call: (o: CallOptions) => Promise<T>, b: Budget): Promise<T> {
-    for (let retry = 0; ; retry++) {
-      try {
-        return await call({ signal: b.signal, timeoutMs: Math.max(1, Math.min(REQUEST_CAP_MS, b.deadline - Date.now())) });
-      } catch (err) {
-        if (!(err instanceof KubeApiError) || !err.retryable || b.signal.aborted || b.keepTrying?.() === false) throw err;
-        const wait = Math.max(backoffDelay(RETRY_BASE_MS, retry, this.cfg.random, RETRY_CAP_MS), err.retryAfterMs ?? 0);
-        if (Date.now() + wait >= b.deadline) throw new KubeApiError(`${err.message}; no time left to retry within kubernetes.timeout`, false, err.status);
-        await sleep(wait, b.signal);
-        if (b.signal.aborted) throw new KubeApiError(`${err.message}; then ${abortText(b.signal)}`, false, err.status, undefined, err.reason, true);
-      }
-    }
+  private retrying<T>(call: (o: CallOptions) => Promise<T>, b: Budget): Promise<T> {
+    return retry(() => call({ signal: b.signal, timeoutMs: Math.max(1, Math.min(REQUEST_CAP_MS, b.deadline - Date.now())) }), {
+      signal: b.signal,
+      delayMs: (err, n) => {
+        if (!(err instanceof KubeApiError) || !err.retryable || b.signal.aborted || b.keepTrying?.() === false) return giveUp(err);
+        const wait = Math.max(backoffDelay(RETRY_BASE_MS, n, this.cfg.random, RETRY_CAP_MS), err.retryAfterMs ?? 0);
+        if (Date.now() + wait >= b.deadline) return giveUp(new KubeApiError(`${err.message}; no time left to retry within kubernetes.timeout`, false, err.status));
+        return wait;
+      },
+      stopped: (err) => {
+        const e = err as KubeApiError;
+        return new KubeApiError(`${e.message}; then ${abortText(b.signal)}`, false, e.status, undefined, e.reason, true);
+      },
+    });
   }
 }
 

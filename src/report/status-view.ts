@@ -1,5 +1,5 @@
 import { formatDuration } from '../base/duration.js';
-import type { RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 import { textTable } from './text-table.js';
 
 /** `status --output json` (design §3): a fixed shape other tools parse. */

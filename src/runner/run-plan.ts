@@ -1,5 +1,5 @@
 import { isGroup, type ParallelGroup, type Plan, type SimpleTask } from '../plan/task.js';
-import type { RunRecorder } from '../report/run-recorder.js';
+import type { RunRecorder } from '../state/run-recorder.js';
 import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { forEachWithLimit } from '../base/concurrency.js';
 import { isDone, runTask, type TaskOutcome, type TaskRunDeps } from './run-task.js';

@@ -1,15 +1,14 @@
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/agent-config.js';
 import { formatDuration } from '../base/duration.js';
-import type { Host } from '../host/host.js';
-import type { SimpleTask } from '../plan/task.js';
-import { createOutputForwarder } from '../report/task-output.js';
-import type { DoneRecord } from '../report/run-state.js';
-import { kindNamed } from '../tasks/registry.js';
-import { TaskFailed } from '../tasks/task-kind.js';
-import { sleep } from '../base/sleep.js';
-import { taskRetryDelay } from '../base/retry.js';
+import { retry, taskRetryDelay } from '../base/retry.js';
 import { StopReason, reasonOf } from '../base/stop-reason.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import type { Host } from '../host/host.js';
+import { TaskFailed } from '../kinds/kind.js';
+import { kindNamed } from '../kinds/registry.js';
+import type { SimpleTask } from '../plan/task.js';
+import type { DoneRecord } from '../state/run-state.js';
+import { createOutputForwarder } from './task-output.js';
 
 export interface TaskRunDeps {
   config: AgentConfig;
@@ -55,33 +54,46 @@ export async function runTask(task: SimpleTask, label: string, deps: TaskRunDeps
   const total = task.retries + 1;
   let lastError = '';
   let exitCode: number | null | undefined;
-  for (let attempt = 1; attempt <= total; attempt++) {
-    const alog = log.child({ attempt });
-    alog.info(`task ${label}: started${total > 1 ? ` (attempt ${attempt}/${total})` : ''}`);
-    const t0 = Date.now();
-    try {
-      const result = await runAttempt(task, alog, deps);
-      alog.info(
-        { duration_ms: Date.now() - t0, exit_code: result?.exitCode ?? null },
-        `task ${label}: succeeded in ${formatDuration(elapsed())}`,
-      );
-      return { status: 'succeeded', attempts: attempt, startedAt: startedAt.toISOString(), durationMs: elapsed(), exitCode: result?.exitCode ?? null };
-    } catch (err) {
-      lastError = (err as Error).message;
-      exitCode = err instanceof TaskFailed ? err.exitCode : undefined;
-      if (attempt < total && !deps.stop.aborted) {
-        const delay = taskRetryDelay(task.retryDelayMs, attempt - 1, deps.random);
-        alog.warn(
-          { duration_ms: Date.now() - t0, exit_code: exitCode ?? null, retry_in_ms: delay },
-          `task ${label}: attempt ${attempt}/${total} failed: ${lastError}; retrying in ${formatDuration(delay)}`,
+  let attempt = 0;
+  let alog = log;
+  let t0 = 0;
+  try {
+    return await retry(
+      async (n) => {
+        attempt = n + 1;
+        alog = log.child({ attempt });
+        alog.info(`task ${label}: started${total > 1 ? ` (attempt ${attempt}/${total})` : ''}`);
+        t0 = Date.now();
+        const result = await runAttempt(task, alog, deps);
+        alog.info(
+          { duration_ms: Date.now() - t0, exit_code: result?.exitCode ?? null },
+          `task ${label}: succeeded in ${formatDuration(elapsed())}`,
         );
-        await sleep(delay, deps.stop);
-        if (deps.stop.aborted) lastError = `${lastError}; then ${reasonOf(deps.stop)} before the retry`;
-      }
-      if (deps.stop.aborted) return failed(attempt);
-    }
+        return { status: 'succeeded', attempts: attempt, startedAt: startedAt.toISOString(), durationMs: elapsed(), exitCode: result?.exitCode ?? null };
+      },
+      {
+        // A stop (SIGTERM, the run deadline) ends the retries: the wait before the next attempt, or none at all.
+        signal: deps.stop,
+        delayMs(err) {
+          lastError = (err as Error).message;
+          exitCode = err instanceof TaskFailed ? err.exitCode : undefined;
+          if (attempt >= total || deps.stop.aborted) throw err;
+          const delay = taskRetryDelay(task.retryDelayMs, attempt - 1, deps.random);
+          alog.warn(
+            { duration_ms: Date.now() - t0, exit_code: exitCode ?? null, retry_in_ms: delay },
+            `task ${label}: attempt ${attempt}/${total} failed: ${lastError}; retrying in ${formatDuration(delay)}`,
+          );
+          return delay;
+        },
+        stopped(err) {
+          lastError = `${lastError}; then ${reasonOf(deps.stop)} before the retry`;
+          return err;
+        },
+      },
+    );
+  } catch {
+    return failed(attempt);
   }
-  return failed(total);
 
   function failed(attempts: number): TaskOutcome {
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
@@ -111,7 +123,8 @@ async function runAttempt(task: SimpleTask, log: Logger, deps: TaskRunDeps) {
       signal: ctl.signal,
       log,
       output,
-      config: deps.config,
+      policy: deps.config.policy,
+      containerd: deps.config.containerd,
       host: deps.host,
     });
     const result = await raceWindDown(work, ctl.signal, deps.windDownMs ?? 8000);

@@ -6,7 +6,7 @@ import { readInputFile, UnreadableFile } from '../base/input-file.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
 import { decodeUtf8Text } from '../base/text-encoding.js';
-import type { SourceContext, TaskSource } from './source.js';
+import { defineSource, everyKind, type SourceContext } from './source.js';
 
 const TASK_FILE = /\.(ya?ml|json)$/;
 
@@ -15,10 +15,12 @@ const TASK_FILE = /\.(ya?ml|json)$/;
  * name that is not a readable regular file (a dangling symlink, a directory, a FIFO, …) is exit 4, naming it:
  * the tasks someone put behind it must not be left out in silence.
  */
-export const fileSource: TaskSource = {
+export const fileSource = defineSource({
   name: 'file',
+  needsImds: false,
+  defaultAllow: everyKind,
   async read(ctx: SourceContext): Promise<SourcedTask[]> {
-    const dir = ctx.config.tasksDir;
+    const dir = ctx.settings.tasksDir;
     const names = await listTaskFiles(dir);
     if (names === undefined) {
       ctx.log.debug({ dir }, 'tasks directory is absent; no file tasks');
@@ -40,7 +42,7 @@ export const fileSource: TaskSource = {
     if (problems.length > 0) throw new InvalidInput(problems);
     return out;
   },
-};
+});
 
 /** Sorted like `LC_ALL=C ls`, not by JavaScript's UTF-16 order, so `10-` runs before `9-` only if named so. */
 export function byteOrder(a: string, b: string): number {

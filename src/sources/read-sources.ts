@@ -1,19 +1,19 @@
 import { InvalidInput, SourceUnreadable, type Problem } from '../base/errors.js';
-import type { SourcedTask } from '../plan/sourced-task.js';
-import { taskSources } from './registry.js';
 import { throwIfStopped } from '../base/stop-reason.js';
+import type { SourcedTask } from '../plan/sourced-task.js';
+import { sourceNamed } from './registry.js';
 import type { SourceContext } from './source.js';
 
 /**
- * Reads the configured sources in order and concatenates their tasks (nodeadm's provider chain). Invalid
- * content from every source is reported together; an unreadable source stops at once (exit 4).
+ * Reads the named sources in order and concatenates their tasks (nodeadm's provider chain). Invalid content
+ * from every source is reported together; an unreadable source stops at once (exit 4).
  */
-export async function readSources(ctx: SourceContext): Promise<SourcedTask[]> {
+export async function readSources(names: readonly string[], ctx: SourceContext): Promise<SourcedTask[]> {
   const out: SourcedTask[] = [];
   const problems: Problem[] = [];
-  for (const name of ctx.config.sources) {
+  for (const name of names) {
     throwIfStopped(ctx.stop, 'reading the task sources');
-    const source = taskSources[name];
+    const source = sourceNamed(name);
     if (!source) throw new SourceUnreadable(name, `source "${name}" is not available in this build`);
     try {
       const tasks = await source.read(ctx);

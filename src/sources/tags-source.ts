@@ -2,7 +2,7 @@ import { InvalidInput } from '../base/errors.js';
 import type { ImdsClient } from '../host/aws/imds-client.js';
 import { readIdentityDocument } from '../host/aws/imds-identity.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
-import { sourceImds, type SourceContext, type TaskSource } from './source.js';
+import { defineSource, imdsOf, type SourceContext } from './source.js';
 import { ENABLED_KEY, TAG_KEY_CHARS, TAG_PREFIX, tasksFromTags } from './tag-grammar.js';
 
 export const TAGS_PATH = '/latest/meta-data/tags/instance';
@@ -11,10 +11,13 @@ export const TAGS_PATH = '/latest/meta-data/tags/instance';
  * The instance's `postjoin:*` tags (design §7). IMDS first; when tags are not in instance metadata (404),
  * EC2 DescribeInstances, whose permission the EKS worker node policy already grants.
  */
-export const tagsSource: TaskSource = {
+export const tagsSource = defineSource({
   name: 'tags',
+  needsImds: true,
+  // Whoever can tag the instance is trusted least (design §4): by default only the kinds that run no code of theirs.
+  defaultAllow: (kinds) => kinds.filter((k) => k.tagsByDefault).map((k) => k.kind),
   async read(ctx: SourceContext): Promise<SourcedTask[]> {
-    const imds = sourceImds(ctx);
+    const imds = imdsOf(ctx);
     let tags = await tagsFromImds(imds);
     if (tags === undefined) {
       const { instanceId, region } = await readIdentityDocument(imds);
@@ -35,7 +38,7 @@ export const tagsSource: TaskSource = {
     if (outcome.problems.length > 0) throw new InvalidInput(outcome.problems);
     return outcome.tasks;
   },
-};
+});
 
 /** Only `postjoin:` values are fetched: one request per key, and other tags are none of our business. */
 async function tagsFromImds(imds: ImdsClient): Promise<Map<string, string> | undefined> {

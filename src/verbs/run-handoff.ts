@@ -6,9 +6,9 @@ import type { ImdsClient } from '../host/aws/imds-client.js';
 import { probesFor, waitUntilReady } from '../readiness/gate.js';
 import { outcomeOf, type RunEnd } from '../report/cluster-outcome.js';
 import { resolveNodeName, startClusterReport, type ClusterReport } from '../report/cluster-report.js';
-import type { RunRecorder } from '../report/run-recorder.js';
+import type { RunRecorder } from '../state/run-recorder.js';
 import type { StatusReporter } from '../host/notify/systemd-notify.js';
-import { taskContextEnv } from '../report/task-context.js';
+import { taskContextEnv } from '../runner/task-env.js';
 
 /**
  * Cluster handoff as `run` does it (design §4, docs/cluster-handoff.md): the node's name, the report to its Node
@@ -26,7 +26,7 @@ export interface HandoffDeps {
 }
 
 /** Detects the node's name (also with reporting off: the tasks get it) and prepares the report; no network yet. */
-export async function startHandoff(config: AgentConfig, deps: HandoffDeps): Promise<Handoff> {
+export async function startHandoff(config: AgentConfig, deps: HandoffDeps & { host: Pick<Host, 'kube'> }): Promise<Handoff> {
   const nodeName = await resolveNodeName(config.kubernetes);
   const report = await startClusterReport(config.kubernetes, { ...deps, nodeName });
   return { nodeName, report };
@@ -51,9 +51,14 @@ export function taskContext(config: AgentConfig, h: Handoff, imds: ImdsClient | 
  * yet: with reporting on, wait for readiness (bounded by readiness.timeout and the stop signal, as always) so the
  * result can be reported. Whatever the wait ends with, the exit code stays the caller's.
  */
-export async function readyToReport(err: unknown, h: Handoff | undefined, config: AgentConfig | undefined, deps: HandoffDeps & { host: Host; notify: StatusReporter }): Promise<void> {
+export async function readyToReport(
+  err: unknown,
+  h: Handoff | undefined,
+  config: AgentConfig | undefined,
+  deps: HandoffDeps & { host: Host | undefined; notify: StatusReporter },
+): Promise<void> {
   const code = err instanceof PostjoinError ? err.exitCode : undefined;
-  if (!h?.report.on || !config || (code !== ExitCode.invalid && code !== ExitCode.sourceError) || deps.stop.aborted) return;
+  if (!h?.report.on || !config || !deps.host || (code !== ExitCode.invalid && code !== ExitCode.sourceError) || deps.stop.aborted) return;
   deps.log.info(`waiting for readiness to report this result to Node ${h.nodeName}, then exiting ${code}`);
   try {
     await waitUntilReady(probesFor(config, deps.host), { ...deps, timeoutMs: config.readiness.timeoutMs });

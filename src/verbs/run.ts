@@ -1,22 +1,20 @@
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/agent-config.js';
+import { formatDuration } from '../base/duration.js';
 import { ExitCode, InvalidInput, PostjoinError, formatProblem } from '../base/errors.js';
-import { createHost } from '../host/host.js';
-import { loadProcessRunner } from '../host/process/process-group.js';
-import { createImdsClient } from '../host/aws/imds-client.js';
+import { StopReason, Stopped, reasonOf, throwIfStopped } from '../base/stop-reason.js';
+import type { AgentConfig } from '../config/agent-config.js';
 import { imdsIdentity } from '../host/aws/imds-identity.js';
 import { machineIdIdentity, readBootId } from '../host/files/instance-identity.js';
+import type { Host } from '../host/host.js';
+import { createStatusReporter } from '../host/notify/systemd-notify.js';
 import { allTasks, type Plan } from '../plan/task.js';
 import { probesFor, waitUntilReady } from '../readiness/gate.js';
 import { createLogger } from '../report/logger.js';
-import { acquireRunLock, type RunLock } from '../report/run-lock.js';
-import { RunRecorder } from '../report/run-recorder.js';
-import { StateStore } from '../report/state-store.js';
-import { createStatusReporter } from '../host/notify/systemd-notify.js';
 import { runPlan, type PlanOutcome } from '../runner/run-plan.js';
-import { StopReason, Stopped, reasonOf, throwIfStopped } from '../base/stop-reason.js';
-import { formatDuration } from '../base/duration.js';
-import { loadAgentConfig, loadPlan } from './load-plan.js';
+import { acquireRunLock, type RunLock } from '../state/run-lock.js';
+import { RunRecorder } from '../state/run-recorder.js';
+import { StateStore } from '../state/state-store.js';
+import { hostFor, loadAgentConfig, loadPlan } from './load-plan.js';
 import { readyToReport, reportFinal, startHandoff, taskContext, type Handoff } from './run-handoff.js';
 import type { VerbContext } from './verb.js';
 
@@ -57,7 +55,8 @@ export async function run(ctx: VerbContext): Promise<number> {
     await lock?.release().catch(() => {});
     return ExitCode.invalid;
   }
-  const host = createHost();
+  // The machine, as the config says (IMDS on or off): made once the config is read, released at the end.
+  let host: Host | undefined;
   let exitCode: number = ExitCode.ok;
   let message: string | undefined;
   let deadline: NodeJS.Timeout | undefined;
@@ -71,23 +70,24 @@ export async function run(ctx: VerbContext): Promise<number> {
   try {
     notify.status('loading config and sources');
     config = await loadAgentConfig(ctx.configPath, log);
+    host = hostFor(config, log, stop);
     const runTimeoutMs = config.runTimeoutMs;
     deadline = setTimeout(() => stopper.abort(StopReason.deadline(runTimeoutMs)), runTimeoutMs);
-    handoff = await startHandoff(config, { log, stop });
+    handoff = await startHandoff(config, { log, stop, host });
     doing = 'reading the task sources';
-    const imds = config.imds.enabled ? createImdsClient({ budgetMs: config.imds.budgetMs, log, stop }) : undefined;
-    const plan = await loadPlan(config, log, imds, stop);
+    const plan = await loadPlan(config, log, host, stop);
     throwIfStopped(stop, doing);
     recorder.setPlan(plan);
     const tasks = allTasks(plan).length;
     log.info({ steps: plan.steps.length, tasks }, `plan is valid: ${plan.steps.length} step(s), ${tasks} task(s)`);
     doing = 'reading the instance ID';
+    const imds = host.imds();
     const identity = imds ? imdsIdentity(imds) : machineIdIdentity(ctx.stateDir);
     const instanceId = await identity.instanceId();
     throwIfStopped(stop, doing);
     recorder.setInstanceId(instanceId);
     await recorder.save();
-    void loadProcessRunner().catch(() => {}); // off the path from readiness to the first task's spawn
+    void host.process.preload().catch(() => {}); // off the path from readiness to the first task's spawn
     const context = taskContext(config, handoff, imds, { log, stop });
     doing = 'waiting for readiness';
     await waitUntilReady(probesFor(config, host), { log, notify, stop, timeoutMs: config.readiness.timeoutMs });
@@ -117,7 +117,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     const end = { exitCode, ...(message ? { message } : {}), error, tasks: recorder.state.tasks, ...(outcome ? { counts: outcome.counts } : {}), stop };
     await reportFinal(handoff, end, recorder, log);
     notify.status(exitCode === 0 ? 'done: all tasks succeeded' : `failed (exit ${exitCode}): ${message ?? ''}`);
-    await Promise.all([notify.flush(), host.close(), lock.release().catch(() => {})]);
+    await Promise.all([notify.flush(), host?.close(), lock.release().catch(() => {})]);
     // Only now: a second SIGTERM while the final state is written must not kill the agent before it is.
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
   }

@@ -1,4 +1,4 @@
-import { readState } from '../report/state-store.js';
+import { readState } from '../state/state-store.js';
 import { statusJson, statusText } from '../report/status-view.js';
 import type { VerbContext } from './verb.js';
 

@@ -1,6 +1,6 @@
-import { agentConfigSchema, toAgentConfig } from '../config/agent-config.js';
+import { defaultConfig } from '../config/agent-config.js';
 import { InvalidInput } from '../base/errors.js';
-import { compileTags } from '../sources/tag-compile.js';
+import { compileTags } from '../writers/tag-compile.js';
 import { TAGS_PER_RESOURCE } from '../sources/tag-grammar.js';
 import { readTaskFile, requiredString } from './task-file.js';
 import type { VerbContext } from './verb.js';
@@ -41,7 +41,7 @@ function otherTags(v: unknown): number {
  * but whoever sets them must also widen the node's policy (a deliberate act, since tags are the least trusted source).
  */
 function policyNotes(steps: readonly { kind: string; spec?: unknown }[], tags: readonly { Key: string }[]): string[] {
-  const allowed = toAgentConfig(agentConfigSchema.parse({}), '(built-in)').policy.tags.allow;
+  const allowed = defaultConfig().policy.tags.allow;
   return steps.flatMap((s, i) => {
     const key = tags[i]!.Key;
     if (!allowed.includes(s.kind)) return [`${key} is ${/^[aeiou]/.test(s.kind) ? 'an' : 'a'} ${s.kind} task, which the default policy refuses from tags: the node's policy.tags.allow must list ${s.kind}`];

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
+import { everyKindPolicy } from '../config/agent-config.js';
 import { InvalidInput } from '../base/errors.js';
 import { readInputFile, UnreadableFile } from '../base/input-file.js';
 import { buildPlan } from '../plan/build-plan.js';
@@ -7,14 +7,6 @@ import type { SourcedTask } from '../plan/sourced-task.js';
 import type { Plan } from '../plan/task.js';
 import { tasksFromText } from '../plan/task-document.js';
 import { decodeUtf8Text } from '../base/text-encoding.js';
-import { kindNames } from '../tasks/registry.js';
-
-/** Offline the node's policy is unknown: every kind is allowed from every source. */
-export function everyKindPolicy(): Policy {
-  const all = kindNames();
-  const defaults = toAgentConfig(agentConfigSchema.parse({}), '(built-in)').policy;
-  return { ...defaults, file: { allow: all }, userdata: { allow: all }, tags: { allow: all } };
-}
 
 export interface TaskFile {
   path: string;

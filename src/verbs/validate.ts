@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
-import { agentConfigSchema, toAgentConfig, type Policy } from '../config/agent-config.js';
+import { everyKindPolicy, type Policy } from '../config/agent-config.js';
 import { InvalidInput, formatProblem, type Problem } from '../base/errors.js';
 import { UnreadableFile } from '../base/input-file.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { allTasks } from '../plan/task.js';
-import { kindNames } from '../tasks/registry.js';
 import { loadConfig } from '../config/load-config.js';
 import { readValidateInput } from './validate-input.js';
 import type { VerbContext } from './verb.js';
@@ -67,8 +66,6 @@ export async function run(ctx: VerbContext): Promise<number> {
 
 /** Offline, the node's policy is unknown: allow every kind, unless a config is given to check against. */
 async function policyFor(ctx: VerbContext): Promise<Policy> {
-  if (ctx.configGiven) return (await loadConfig(ctx.configPath, kindNames(), { allowPipe: true })).config.policy;
-  const everything = kindNames();
-  const policy = toAgentConfig(agentConfigSchema.parse({}), ctx.configPath).policy;
-  return { ...policy, file: { allow: everything }, userdata: { allow: everything }, tags: { allow: everything } };
+  if (ctx.configGiven) return (await loadConfig(ctx.configPath, { allowPipe: true })).config.policy;
+  return everyKindPolicy();
 }

@@ -1,17 +1,23 @@
-import type { AgentConfig } from '../../src/config/agent-config.js';
+import type { Logger } from 'pino';
 import { InvalidInput, formatProblem, type Problem } from '../../src/base/errors.js';
+import type { AgentConfig } from '../../src/config/agent-config.js';
 import { parseConfig } from '../../src/config/load-config.js';
+import type { ImdsClient } from '../../src/host/aws/imds-client.js';
 import { buildPlan } from '../../src/plan/build-plan.js';
 import type { Plan } from '../../src/plan/task.js';
 import { tasksFromText } from '../../src/plan/task-document.js';
-import { kindNames } from '../../src/tasks/registry.js';
+import type { SourceContext } from '../../src/sources/source.js';
 
 export function config(overrides: Record<string, unknown> = {}): AgentConfig {
   return parseConfig(
     { sources: ['file'], imds: { enabled: false }, readiness: { units: [], kubeletHealthz: null, containerd: false }, ...overrides },
     '/test/config.yaml',
-    kindNames(),
   );
+}
+
+/** What a source reads with, as `run` hands it over: the config's settings, and `imds` as the run's IMDS client. */
+export function sourceContext(cfg: AgentConfig, log: Logger, imds?: ImdsClient): SourceContext {
+  return { log, host: { imds: () => imds }, settings: cfg };
 }
 
 /** Builds a plan from one YAML task list, as if it were a file in tasks.d. */

@@ -2,9 +2,8 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import { formatDuration } from '../../base/duration.js';
 import { SourceUnreadable } from '../../base/errors.js';
-import { backoffDelay } from '../../base/retry.js';
+import { backoffDelay, giveUp, retry } from '../../base/retry.js';
 import { Stopped, reasonOf } from '../../base/stop-reason.js';
-import { sleep } from '../../base/sleep.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 const TOKEN_PATH = '/latest/api/token';
@@ -50,6 +49,11 @@ export function createImdsClient(opts: ImdsClientOptions): ImdsClient {
   return new Imdsv2Client(opts);
 }
 
+/** An attempt that may succeed if tried again (a timeout, a 5xx): the read backs off and retries within its budget. */
+class RetryableAttempt extends Error {}
+/** IMDS refused our session token: fetch a fresh one and ask again, once. */
+class RejectedToken extends Error {}
+
 type Attempt = { kind: 'ok'; body: Buffer } | { kind: 'absent' } | { kind: 'retry'; reason: string } | { kind: 'fatal'; reason: string };
 
 interface Answer {
@@ -85,46 +89,62 @@ class Imdsv2Client implements ImdsClient {
   async get(path: string): Promise<Buffer | undefined> {
     const deadline = Date.now() + this.budgetMs;
     let lastError: string | undefined;
-    for (let retry = 0; ; retry++) {
-      this.throwIfStopped(path, lastError);
-      const outcome = await this.attempt(path, deadline);
-      this.throwIfStopped(path, lastError);
-      if (outcome.kind === 'ok') return outcome.body;
-      if (outcome.kind === 'absent') return undefined;
-      if (outcome.kind === 'fatal') throw this.unreadable(path, outcome.reason);
-      const wait = backoffDelay(RETRY_BASE_MS, retry, this.random, RETRY_CAP_MS);
-      if (Date.now() + wait >= deadline) {
-        throw this.unreadable(path, `no answer within imds.budget (${formatDuration(this.budgetMs)}); last error: ${outcome.reason}`);
-      }
-      // The first failure is worth a line in the journal; the retries after it are not.
-      const log = retry === 0 ? this.opts.log?.warn.bind(this.opts.log) : this.opts.log?.debug.bind(this.opts.log);
-      log?.({ path, retry: retry + 1, reason: outcome.reason }, `IMDS ${path}: ${outcome.reason}; retrying within imds.budget`);
-      lastError = outcome.reason;
-      await sleep(wait, this.opts.stop);
-    }
+    return retry(
+      async () => {
+        this.throwIfStopped(path, lastError);
+        const outcome = await this.attempt(path, deadline);
+        this.throwIfStopped(path, lastError);
+        if (outcome.kind === 'ok') return outcome.body;
+        if (outcome.kind === 'absent') return undefined;
+        if (outcome.kind === 'fatal') throw this.unreadable(path, outcome.reason);
+        throw new RetryableAttempt(outcome.reason);
+      },
+      {
+        signal: this.opts.stop,
+        delayMs: (err, retry) => {
+          if (!(err instanceof RetryableAttempt)) return giveUp(err);
+          const wait = backoffDelay(RETRY_BASE_MS, retry, this.random, RETRY_CAP_MS);
+          if (Date.now() + wait >= deadline) {
+            return giveUp(this.unreadable(path, `no answer within imds.budget (${formatDuration(this.budgetMs)}); last error: ${err.message}`));
+          }
+          // The first failure is worth a line in the journal; the retries after it are not.
+          const log = retry === 0 ? this.opts.log?.warn.bind(this.opts.log) : this.opts.log?.debug.bind(this.opts.log);
+          log?.({ path, retry: retry + 1, reason: err.message }, `IMDS ${path}: ${err.message}; retrying within imds.budget`);
+          lastError = err.message;
+          return wait;
+        },
+        stopped: () => this.stoppedError(path, lastError),
+      },
+    );
   }
 
   private throwIfStopped(path: string, lastError: string | undefined): void {
-    const stop = this.opts.stop;
-    if (stop?.aborted) throw new Stopped(`${reasonOf(stop)} while reading IMDS ${path}${lastError ? ` (last error: ${lastError})` : ''}`);
+    if (this.opts.stop?.aborted) throw this.stoppedError(path, lastError);
+  }
+
+  private stoppedError(path: string, lastError: string | undefined): Stopped {
+    return new Stopped(`${reasonOf(this.opts.stop!)} while reading IMDS ${path}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
 
   private async attempt(path: string, deadline: number): Promise<Attempt> {
     // A rejected token (expired, or IMDS restarted) is refreshed at once, once; a second 401 is a real fault.
-    for (let refreshed = false; ; refreshed = true) {
-      const token = await this.sessionToken(deadline);
-      if (token.kind !== 'ok') return token;
-      const answer = await this.send('GET', path, { 'x-aws-ec2-metadata-token': token.body.toString() }, deadline);
-      if ('failure' in answer) return { kind: answer.retry ? 'retry' : 'fatal', reason: answer.failure };
-      if (answer.status === 200) return { kind: 'ok', body: answer.body };
-      if (answer.status === 404) return { kind: 'absent' };
-      if (answer.status === 401) {
-        this.token = undefined;
-        if (!refreshed) continue;
-        return { kind: 'retry', reason: 'HTTP 401: the fresh session token was rejected too' };
-      }
-      return classify(answer.status);
-    }
+    return retry(
+      async (refreshes) => {
+        const token = await this.sessionToken(deadline);
+        if (token.kind !== 'ok') return token;
+        const answer = await this.send('GET', path, { 'x-aws-ec2-metadata-token': token.body.toString() }, deadline);
+        if ('failure' in answer) return { kind: answer.retry ? 'retry' : 'fatal', reason: answer.failure };
+        if (answer.status === 200) return { kind: 'ok', body: answer.body };
+        if (answer.status === 404) return { kind: 'absent' };
+        if (answer.status === 401) {
+          this.token = undefined;
+          if (refreshes === 0) throw new RejectedToken();
+          return { kind: 'retry', reason: 'HTTP 401: the fresh session token was rejected too' };
+        }
+        return classify(answer.status);
+      },
+      { delayMs: (err) => (err instanceof RejectedToken ? 0 : giveUp(err)) },
+    );
   }
 
   private async sessionToken(deadline: number): Promise<Attempt> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { giveUp, retry } from '../../base/retry.js';
 
 export interface AtomicWriteOptions {
   /** Called on the open temporary file (created 0600) before it is made durable: chown, chmod. */
@@ -44,12 +45,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
  * leftover of a crash, never share one; on the unlikely collision another name is drawn.
  */
 async function openTemporary(dir: string): Promise<{ tmp: string; fh: FileHandle }> {
-  for (let i = 0; ; i++) {
-    const tmp = join(dir, `.postjoin-${randomBytes(8).toString('hex')}.tmp`);
-    try {
+  return retry(
+    async () => {
+      const tmp = join(dir, `.postjoin-${randomBytes(8).toString('hex')}.tmp`);
       return { tmp, fh: await open(tmp, 'wx', 0o600) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 4) throw err;
-    }
-  }
+    },
+    { delayMs: (err, n) => ((err as NodeJS.ErrnoException).code === 'EEXIST' && n < 4 ? 0 : giveUp(err)) },
+  );
 }

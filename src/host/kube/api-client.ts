@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { formatDuration } from '../../base/duration.js';
+import { giveUp, retry } from '../../base/retry.js';
 import { VERSION } from '../../base/version.js';
 import { abortText } from './abort-text.js';
 import { ExecCredentials, ExecPluginError, type Credential } from './exec-credential.js';
@@ -77,26 +78,33 @@ export function createKubeClient(access: ClusterAccess): KubeClient {
       const deadline = Date.now() + req.timeoutMs;
       const left = () => Math.max(1, deadline - Date.now());
       // A 401 gets one fresh credential (the exec plugin's token expired early, or the token file rotated).
-      for (let refreshed = false; ; refreshed = true) {
-        let cred: Credential & { fromPlugin?: Credential };
-        try {
-          cred = await credential(req.signal, left());
-        } catch (err) {
-          if (err instanceof KubeApiError) throw err;
-          const retryable = err instanceof ExecPluginError && err.retryable;
-          throw new KubeApiError((err as Error).message, retryable, undefined, undefined, undefined, req.signal.aborted);
-        }
-        const answer = await send(access, req, cred, left());
-        if (answer.status === 401 && !refreshed && (exec || access.user.tokenFile)) {
-          if (cred.fromPlugin) exec?.invalidate(cred.fromPlugin);
-          continue;
-        }
-        if (answer.status >= 200 && answer.status < 300) return answer.body as T;
-        throw failure(answer, req, refreshed);
-      }
+      return retry(
+        async (refreshes) => {
+          const refreshed = refreshes > 0;
+          let cred: Credential & { fromPlugin?: Credential };
+          try {
+            cred = await credential(req.signal, left());
+          } catch (err) {
+            if (err instanceof KubeApiError) throw err;
+            const retryable = err instanceof ExecPluginError && err.retryable;
+            throw new KubeApiError((err as Error).message, retryable, undefined, undefined, undefined, req.signal.aborted);
+          }
+          const answer = await send(access, req, cred, left());
+          if (answer.status === 401 && !refreshed && (exec || access.user.tokenFile)) {
+            if (cred.fromPlugin) exec?.invalidate(cred.fromPlugin);
+            throw new StaleCredential();
+          }
+          if (answer.status >= 200 && answer.status < 300) return answer.body as T;
+          throw failure(answer, req, refreshed);
+        },
+        { delayMs: (err) => (err instanceof StaleCredential ? 0 : giveUp(err)) },
+      );
     },
   };
 }
+
+/** The server refused a credential that may have gone stale: get a fresh one and send the request again, once. */
+class StaleCredential extends Error {}
 
 interface Answer {
   status: number;

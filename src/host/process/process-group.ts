@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { sleep } from '../../base/sleep.js';
+import { pollUntil } from '../../base/retry.js';
 import { LineSplitter } from './line-splitter.js';
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -165,9 +165,9 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/** Until nothing is left in the group, or `ms` have passed. */
 async function waitForGroupGone(pgid: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (groupAlive(pgid) && Date.now() < end) await sleep(25);
+  await pollUntil(async () => (groupAlive(pgid) ? undefined : true), { signal: AbortSignal.timeout(ms), intervalMs: 25 });
 }
 
 /**

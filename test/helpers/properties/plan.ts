@@ -9,7 +9,7 @@ import { findJsonSyntaxError } from '../../../src/base/json-syntax.js';
 import type { SourcedTask } from '../../../src/plan/sourced-task.js';
 import { allTasks, isGroup, type Plan, type PlanStep } from '../../../src/plan/task.js';
 import { tasksFromText } from '../../../src/plan/task-document.js';
-import { everyKindPolicy } from '../../../src/verbs/task-file.js';
+import { everyKindPolicy } from '../../../src/config/agent-config.js';
 import { fail, hasPathOrLine, onlyInvalidInput } from './checks.js';
 import type { PropertyDef } from './harness.js';
 import { editField, fieldEdit, mutate, mutations, spell, spelling, taskDocument, taskList, type Mutation, type Spelling, type TaskObject } from './tasks.js';

@@ -1,12 +1,12 @@
-// Properties of the state-file loader (src/report/state-store.ts, run-state.ts) and of `status`, which reads it:
+// Properties of the state-file loader (src/state/state-store.ts, run-state.ts) and of `status`, which reads it:
 // whatever is in state.json, the agent starts, and `status` prints, without crashing.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import pino from 'pino';
-import { isRunState, RUN_RESULTS, TASK_STATUSES, type RunState } from '../../../src/report/run-state.js';
-import { readState, STATE_FILE, StateStore } from '../../../src/report/state-store.js';
+import { isRunState, RUN_RESULTS, TASK_STATUSES, type RunState } from '../../../src/state/run-state.js';
+import { readState, STATE_FILE, StateStore } from '../../../src/state/state-store.js';
 import { statusJson, statusText } from '../../../src/report/status-view.js';
 import { fail } from './checks.js';
 import type { PropertyDef } from './harness.js';

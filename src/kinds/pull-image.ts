@@ -2,7 +2,7 @@ import type { ContainerdConnection } from '../host/containerd/connection.js';
 import type { ContainerdImages } from '../host/containerd/images.js';
 import type { CriImage } from '../host/containerd/cri-client.js';
 import type { RegistryCredentials } from '../host/aws/registry-credentials.js';
-import type { ImageRef } from '../plan/image-ref.js';
+import type { ImageRef } from './image-ref.js';
 
 /**
  * The label kubelet's image GC honours, through CRI's Image.pinned (containerd ≥ 1.7). Kept here, not beside the

@@ -1,14 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../base/duration.js';
-import { httpGet } from '../host/http/http-get.js';
-import type { UnitState } from '../host/systemd/unit-state.js';
 import { DURATION_PATTERN, absolutePath } from '../base/fields.js';
+import { pollUntil } from '../base/retry.js';
 import { unitName } from '../base/unit-name.js';
-import { describeUnit } from '../host/systemd/unit-state.js';
-import { sleep } from '../base/sleep.js';
-import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
-import { systemdFor, unitPolicyProblems } from './unit.js';
+import type { Host } from '../host/host.js';
+import { describeUnit, type UnitState } from '../host/systemd/unit-state.js';
+import { TaskFailed, asWord, defineKind, specFields, type TaskContext } from './kind.js';
+import { systemdFor, unitPolicyProblems } from './systemd-access.js';
 
 export const DEFAULT_WAIT_INTERVAL_MS = 500;
 const REQUEST_TIMEOUT_MS = 5000;
@@ -49,7 +48,24 @@ export const waitKind = defineKind({
   kind: 'wait',
   summary: 'wait until a URL answers 2xx, a file exists, or a unit is active',
   schema,
-  checkPolicy: (spec, policy) => (spec.unit ? unitPolicyProblems(spec.unit, policy) : []),
+  tagsByDefault: true,
+  // `wait url URL`, `wait file PATH`, `wait unit NAME`
+  tagForm: {
+    parse(words) {
+      const [form, target, ...rest] = words;
+      if (!(TARGETS as readonly (string | undefined)[]).includes(form) || target === undefined || rest.length > 0) {
+        return { reason: 'wait takes one condition: "wait url URL", "wait file PATH" or "wait unit NAME"' };
+      }
+      return { spec: { [form!]: target } };
+    },
+    write(spec) {
+      const s = specFields(spec);
+      const forms = TARGETS.filter((f) => f in s);
+      if (forms.length !== 1) return { reason: 'wait needs exactly one of url, file or unit' };
+      return { words: [forms[0]!, asWord(s[forms[0]!])], keys: [...TARGETS] };
+    },
+  },
+  checkPolicy: (spec, rules) => (spec.unit ? unitPolicyProblems(spec.unit, rules) : []),
   async run(spec, ctx) {
     const every = spec.interval ? (parseDuration(spec.interval) as { ms: number }).ms : DEFAULT_WAIT_INTERVAL_MS;
     const started = Date.now();
@@ -62,16 +78,18 @@ export const waitKind = defineKind({
         .waitForUnit(spec.unit, (s) => s.activeState === 'active', { signal: ctx.signal, pollMs: every, onState })
         .catch((err: Error) => Promise.reject(ctx.signal.aborted ? stillWaiting(what, seen.last) : new TaskFailed(`waiting for ${what}: ${err.message}`)));
     } else {
-      const look = spec.url ? () => lookAtUrl(spec.url!, ctx.signal) : () => lookAtFile(spec.file!);
-      for (;;) {
-        const o = await look();
-        // A request cut short by the timeout saw nothing; the error reports what the wait saw before.
-        if (ctx.signal.aborted && !o.done) throw stillWaiting(what, seen.last);
-        seen(o.detail);
-        if (o.done) break;
-        await sleep(every, ctx.signal);
-        if (ctx.signal.aborted) throw stillWaiting(what, seen.last);
-      }
+      const look = spec.url ? () => lookAtUrl(spec.url!, ctx.host, ctx.signal) : () => lookAtFile(spec.file!);
+      const done = await pollUntil(
+        async () => {
+          const o = await look();
+          // A request cut short by the timeout saw nothing; the error reports what the wait saw before.
+          if (ctx.signal.aborted && !o.done) throw stillWaiting(what, seen.last);
+          seen(o.detail);
+          return o.done || undefined;
+        },
+        { signal: ctx.signal, intervalMs: every },
+      );
+      if (!done) throw stillWaiting(what, seen.last);
     }
     ctx.log.info({ duration_ms: Date.now() - started }, `done waiting for ${what}: ${seen.last} after ${formatDuration(Date.now() - started)}`);
   },
@@ -93,8 +111,8 @@ function stillWaiting(what: string, last: string): TaskFailed {
   return new TaskFailed(`still waiting for ${what}${last ? `; last seen: ${last}` : ''}`);
 }
 
-async function lookAtUrl(url: string, signal: AbortSignal): Promise<{ done: boolean; detail: string }> {
-  const a = await httpGet(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
+async function lookAtUrl(url: string, host: Pick<Host, 'http'>, signal: AbortSignal): Promise<{ done: boolean; detail: string }> {
+  const a = await host.http.get(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
   if ('error' in a) return { done: false, detail: a.error };
   return { done: a.status >= 200 && a.status < 300, detail: `HTTP ${a.status}` };
 }

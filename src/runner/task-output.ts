@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { TaskOutput } from '../kinds/kind.js';
 
 export const OUTPUT_LIMIT_BYTES = 64 * 1024;
 
@@ -6,15 +7,6 @@ export const OUTPUT_LIMIT_BYTES = 64 * 1024;
  * Forwards a task's output to the journal line by line, up to a budget per task (design §8). Past it, one
  * notice is written; the rest is still read (by the process runner) so the task never blocks on a full pipe.
  */
-export interface TaskOutput {
-  line(stream: 'stdout' | 'stderr', line: string, truncated: boolean): void;
-  /** True once the budget is spent: from then on a runner may count raw bytes instead of splitting lines. */
-  readonly full: boolean;
-  /** Counts output that was never split into lines because the budget was already spent. */
-  dropped(bytes: number): void;
-  finish(): void;
-}
-
 export function createOutputForwarder(log: Logger, limit = OUTPUT_LIMIT_BYTES): TaskOutput {
   let forwarded = 0;
   let dropped = 0;

@@ -2,12 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { resolveId } from '../host/process/accounts.js';
-import { writeFileAtomic } from '../host/files/atomic-file.js';
 import { absolutePath } from '../base/fields.js';
 import { allowedByGlobs } from '../base/glob.js';
-import { resolveParents } from '../host/files/resolve-parents.js';
-import { TaskFailed, defineKind } from './task-kind.js';
+import { TaskFailed, defineKind } from './kind.js';
 
 const MODE_HINT =
   'expected a quoted octal string such as "0644"; unquoted, YAML 1.2 reads 0644 as the decimal number 644';
@@ -42,8 +39,10 @@ export const fileKind = defineKind({
   kind: 'file',
   summary: 'write a file atomically with mode and owner',
   schema,
-  checkPolicy(spec, policy) {
-    return allowedByGlobs(spec.path, policy.paths) ? [] : [`path ${spec.path} is not allowed (policy.paths: [${policy.paths.join(', ')}])`];
+  // No tag form: a file's content is more than a tag value holds, and a tagger must not write the node's files.
+  tagsByDefault: false,
+  checkPolicy(spec, rules) {
+    return allowedByGlobs(spec.path, rules.paths) ? [] : [`path ${spec.path} is not allowed (policy.paths: [${rules.paths.join(', ')}])`];
   },
   redact(spec) {
     const bytes = bytesOf(spec);
@@ -55,8 +54,8 @@ export const fileKind = defineKind({
     // The plan checked the path as written; a symlink in a parent directory could still point elsewhere,
     // so the path the write will really land on is checked again. The last component is never followed:
     // rename() replaces a symlink there instead of writing through it.
-    const real = await resolveParents(spec.path);
-    if (real !== spec.path && !allowedByGlobs(real, ctx.config.policy.paths)) {
+    const real = await ctx.host.files.resolveParents(spec.path);
+    if (real !== spec.path && !allowedByGlobs(real, ctx.policy.paths)) {
       throw new TaskFailed(`${spec.path} resolves to ${real} through a symlink, which policy.paths does not allow`);
     }
     const existing = await stat(spec.path).catch(() => undefined);
@@ -64,15 +63,15 @@ export const fileKind = defineKind({
     let uid = -1;
     let gid = -1;
     try {
-      if (spec.owner) uid = await resolveId('user', spec.owner, { signal: ctx.signal });
-      if (spec.group) gid = await resolveId('group', spec.group, { signal: ctx.signal });
+      if (spec.owner) uid = await ctx.host.accounts.resolveId('user', spec.owner, { signal: ctx.signal });
+      if (spec.group) gid = await ctx.host.accounts.resolveId('group', spec.group, { signal: ctx.signal });
     } catch (err) {
       throw new TaskFailed((err as Error).message);
     }
     const dir = dirname(spec.path);
     await mkdir(dir, { recursive: true, mode: 0o755 });
     try {
-      await writeFileAtomic(spec.path, bytes, {
+      await ctx.host.files.writeAtomic(spec.path, bytes, {
         prepare: async (fh) => {
           if (uid !== -1 || gid !== -1) await fh.chown(uid, gid);
           await fh.chmod(parseInt(spec.mode, 8));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { nonEmptyString } from '../base/fields.js';
+import { asWord, defineKind, specFields } from './kind.js';
 import { runCommand } from './run-command.js';
-import { defineKind } from './task-kind.js';
 
 const schema = z
   .strictObject({
@@ -19,5 +19,15 @@ export const execKind = defineKind({
   kind: 'exec',
   summary: 'run a program with arguments, never through a shell',
   schema,
+  tagsByDefault: false,
+  // `exec PATH ARG…`: the program and its argv, word for word.
+  tagForm: {
+    parse: (words) => (words.length === 0 ? { reason: 'exec needs a program: "exec PATH ARG…"' } : { spec: { command: words[0], args: words.slice(1) } }),
+    write(spec) {
+      const s = specFields(spec);
+      const args = Array.isArray(s.args) ? s.args.map(asWord) : [];
+      return { words: [asWord(s.command), ...args], keys: ['command', 'args'] };
+    },
+  },
   run: (spec, ctx) => runCommand(spec.command, spec.args, ctx),
 });

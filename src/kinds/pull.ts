@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { allowedByGlobs } from '../base/glob.js';
-import { parseImageRef, type ImageRef } from '../plan/image-ref.js';
 import { forEachWithLimit } from '../base/concurrency.js';
-import { formatBytes, nodePlatform, samePlatform } from './pull-platform.js';
+import { allowedByGlobs } from '../base/glob.js';
+import { parseImageRef, type ImageRef } from './image-ref.js';
+import { TaskFailed, asWord, defineKind, specFields, type TaskContext } from './kind.js';
 import { conciseError, pullOneImage, type PullRecord } from './pull-image.js';
-import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
+import { formatBytes, nodePlatform, samePlatform } from './pull-platform.js';
 
 /** The namespace the CRI plugin keeps kubelet's images in; it is fixed inside containerd. */
 const CRI_NAMESPACE = 'k8s.io';
@@ -42,19 +42,29 @@ export const pullKind = defineKind({
   kind: 'pull',
   summary: "pre-pull images into kubelet's containerd (CRI), pinned against image GC",
   schema,
-  checkPolicy(spec: PullSpec, policy) {
-    if (policy.registries.length === 0) return [];
+  tagsByDefault: true,
+  // `pull IMAGE…`
+  tagForm: {
+    parse: (words) => (words.length === 0 ? { reason: 'pull needs at least one image: "pull IMAGE…"' } : { spec: { images: words } }),
+    write(spec) {
+      const s = specFields(spec);
+      const images = Array.isArray(s.images) ? s.images.map(asWord) : [];
+      return images.length === 0 ? { reason: 'pull.images must be a non-empty list' } : { words: images, keys: ['images'] };
+    },
+  },
+  checkPolicy(spec: PullSpec, rules) {
+    if (rules.registries.length === 0) return [];
     return spec.images.flatMap((image) => {
       const parsed = parseImageRef(image);
-      if (!parsed.ok || allowedByGlobs(parsed.ref.registry, policy.registries)) return [];
-      return [`image "${image}" is from registry "${parsed.ref.registry}", which policy.registries does not allow (${JSON.stringify(policy.registries)})`];
+      if (!parsed.ok || allowedByGlobs(parsed.ref.registry, rules.registries)) return [];
+      return [`image "${image}" is from registry "${parsed.ref.registry}", which policy.registries does not allow (${JSON.stringify(rules.registries)})`];
     });
   },
   run: pullImages,
 });
 
 async function pullImages(spec: PullSpec, ctx: TaskContext): Promise<void> {
-  const { socket, namespace } = ctx.config.containerd;
+  const { socket, namespace } = ctx.containerd;
   if (namespace !== CRI_NAMESPACE) {
     throw new TaskFailed(
       `containerd.namespace is "${namespace}", but pull goes through the CRI, whose images always live in "${CRI_NAMESPACE}" (where kubelet looks); set containerd.namespace to ${CRI_NAMESPACE}`,

@@ -1,5 +1,4 @@
-import { runInProcessGroup } from '../host/process/process-group.js';
-import { TaskFailed, type TaskContext, type TaskResult } from './task-kind.js';
+import { TaskFailed, type TaskContext, type TaskResult } from './kind.js';
 
 /**
  * Shared by `exec` and `script`: runs argv in its own process group (never through a shell), forwards its
@@ -7,7 +6,7 @@ import { TaskFailed, type TaskContext, type TaskResult } from './task-kind.js';
  */
 export async function runCommand(command: string, args: readonly string[], ctx: TaskContext, display = command): Promise<TaskResult> {
   let lastStderr = '';
-  const outcome = await runInProcessGroup({
+  const outcome = await ctx.host.process.run({
     command,
     args,
     env: ctx.env,

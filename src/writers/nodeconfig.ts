@@ -1,6 +1,6 @@
 import { parseAllDocuments } from 'yaml';
-import { DecodeError, decodeIfBase64, gunzipCapped, isGzip } from './userdata-encoding.js';
-import { USER_DATA_LIMIT_BYTES } from './userdata-mime.js';
+import { DecodeError, decodeIfBase64, gunzipCapped, isGzip } from '../sources/userdata-encoding.js';
+import { USER_DATA_LIMIT_BYTES } from '../sources/userdata-mime.js';
 
 /** nodeadm's media type for its NodeConfig part. */
 export const NODECONFIG_PART_TYPE = 'application/node.eks.aws';

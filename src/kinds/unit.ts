@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import type { Policy } from '../config/agent-config.js';
-import type { Systemd } from '../host/systemd/systemd.js';
-import type { UnitState } from '../host/systemd/unit-state.js';
-import { allowedByGlobs } from '../base/glob.js';
 import { unitName } from '../base/unit-name.js';
-import { describeUnit } from '../host/systemd/unit-state.js';
-import { TaskFailed, defineKind, type TaskContext } from './task-kind.js';
+import type { Systemd } from '../host/systemd/systemd.js';
+import { describeUnit, type UnitState } from '../host/systemd/unit-state.js';
+import { TaskFailed, asWord, defineKind, specFields, type TaskContext } from './kind.js';
+import { systemdFor, unitPolicyProblems } from './systemd-access.js';
 
 const ACTIONS = ['start', 'restart', 'stop', 'enable-now'] as const;
 
@@ -25,13 +23,25 @@ export const unitKind = defineKind({
   kind: 'unit',
   summary: 'start, restart, stop or enable-now a systemd unit, and check the state it ends in',
   schema,
-  checkPolicy(spec, policy, source) {
+  tagsByDefault: true,
+  // `unit ACTION NAME`
+  tagForm: {
+    parse(words) {
+      if (words.length !== 2) return { reason: `unit takes an action and a unit name: "unit ACTION NAME", got ${words.length} word(s)` };
+      return { spec: { action: words[0], name: words[1] } };
+    },
+    write(spec) {
+      const s = specFields(spec);
+      return { words: [asWord(s.action), asWord(s.name)], keys: ['name', 'action'] };
+    },
+  },
+  checkPolicy(spec, rules, source) {
     // Whoever can tag the instance must not be able to stop kubelet.service (design §4): from tags, "empty =
     // any unit" does not hold; only units policy.units names may be driven.
-    if (source === 'tags' && policy.units.length === 0) {
+    if (source === 'tags' && rules.units.length === 0) {
       return [`unit "${spec.name}": a unit task from instance tags is refused while policy.units is empty; list the units tags may drive in policy.units`];
     }
-    return unitPolicyProblems(spec.name, policy);
+    return unitPolicyProblems(spec.name, rules);
   },
   async run(spec, ctx) {
     const systemd = await systemdFor(ctx);
@@ -51,20 +61,6 @@ export const unitKind = defineKind({
     ctx.log.info({ unit: spec.name, active_state: state.activeState, sub_state: state.subState }, `${spec.action} ${spec.name}: ${state.activeState}/${state.subState}`);
   },
 });
-
-/** Policy for anything that names a unit (unit tasks, wait: {unit}): policy.units globs; empty allows all (but see unit tasks from tags). */
-export function unitPolicyProblems(name: string, policy: Policy): string[] {
-  return allowedByGlobs(name, policy.units) ? [] : [`unit "${name}" is not allowed by policy.units [${policy.units.join(', ')}]`];
-}
-
-/** The shared systemd connection, or a task failure an SRE can act on. */
-export async function systemdFor(ctx: TaskContext): Promise<Systemd> {
-  try {
-    return await ctx.host.systemd();
-  } catch (err) {
-    throw new TaskFailed(`cannot reach systemd: ${(err as Error).message}`);
-  }
-}
 
 async function enable(systemd: Systemd, spec: UnitSpec, ctx: TaskContext): Promise<void> {
   const r = await systemd.enableUnitFiles([spec.name], ctx.signal);

@@ -2,8 +2,8 @@ import type { Problem } from '../base/errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { isGroup, type Plan, type SimpleTask } from '../plan/task.js';
 import { TASK_NAME, validateStep } from '../plan/task-schema.js';
-import { byteOrder } from './file-source.js';
-import { TAG_KEY_CHARS, TAG_KEY_MAX, TAG_PREFIX, TAG_VALUE_MAX, TAGS_PER_RESOURCE, tagValueFromSpec, taskFromTagValue } from './tag-grammar.js';
+import { byteOrder } from '../sources/file-source.js';
+import { TAG_KEY_CHARS, TAG_KEY_MAX, TAG_PREFIX, TAG_VALUE_MAX, TAGS_PER_RESOURCE, tagValueFromSpec, taskFromTagValue } from '../sources/tag-grammar.js';
 
 /** The EC2 tag shape, as launch templates and `aws ec2 create-tags` take it. */
 export interface Tag {
