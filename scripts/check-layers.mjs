@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // The structure rules of src/ (docs/architecture.md), checked on every `npm test`:
-//   1. no import cycle between the top-level folders of src/ (type-only imports count: they are dependencies too);
-//   2. the machine is reached only from src/host/: nothing else imports child processes, sockets, HTTP, D-Bus,
+//   1. the folders of src/ are layers in a declared order (LAYERS): a file imports only from its own folder and
+//      from the folders its layer lists, all of them below it (type-only imports count: they are dependencies too);
+//   2. no import cycle between the top-level folders of src/;
+//   3. the machine is reached only from src/host/: nothing else imports child processes, sockets, HTTP, D-Bus,
 //      gRPC or the AWS and Kubernetes clients;
-//   3. no file in src/ is over 300 lines.
-// `node scripts/check-layers.mjs --map` also prints which folder imports which.
+//   4. no file in src/ is over 300 lines.
+// `--map` also prints which folder imports which; `--root DIR` checks DIR/src instead of this repository's.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const rootArg = process.argv.indexOf('--root');
+const ROOT = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'src');
 const MAX_LINES = 300;
 const MACHINERY = [
@@ -22,6 +25,30 @@ const MACHINERY = [
   /^@kubernetes\//,
 ];
 const MACHINERY_HOME = 'host';
+/** The files directly in src/ (cli.ts, main.ts): the top of the stack. */
+const TOP = '(top)';
+
+/**
+ * The layers, bottom to top, each with the layers below it that it may import. A layer not listed is not below
+ * it for this purpose: plan/ and config/ import no machinery, readiness/ no kinds, writers/ no host.
+ */
+const LAYERS = [
+  ['base', []],
+  ['host', ['base']],
+  ['kinds', ['base', 'host']],
+  ['plan', ['base', 'kinds']],
+  ['sources', ['base', 'host', 'kinds', 'plan']],
+  ['config', ['base', 'kinds', 'plan', 'sources']],
+  ['readiness', ['base', 'host', 'config']],
+  ['state', ['base', 'host', 'plan']],
+  ['runner', ['base', 'host', 'kinds', 'plan', 'config', 'state']],
+  ['report', ['base', 'host', 'kinds', 'plan', 'config', 'state', 'runner']],
+  ['writers', ['base', 'kinds', 'plan', 'sources']],
+  ['verbs', ['base', 'host', 'kinds', 'plan', 'sources', 'config', 'readiness', 'state', 'runner', 'report', 'writers']],
+  [TOP, ['base', 'config', 'verbs']],
+];
+const RANK = new Map(LAYERS.map(([name], i) => [name, i]));
+const MAY = new Map(LAYERS);
 
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -37,6 +64,12 @@ function unitOf(file) {
   return rel.length > 1 ? rel[0] : rel[0].replace(/\.ts$/, '');
 }
 
+/** A file's layer: its top-level folder, or TOP for the files directly in src/. */
+function layerOf(file) {
+  const rel = relative(SRC, file).split('/');
+  return rel.length > 1 ? rel[0] : TOP;
+}
+
 const SPECIFIER = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;(])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(text) {
@@ -46,28 +79,43 @@ function importsOf(text) {
 }
 
 const problems = [];
-const edges = new Map(); // unit -> Map(unit -> [example "file -> spec"])
+const edges = new Map(); // unit -> Map(unit -> [example "file imports spec"])
 const files = walk(SRC);
+const undeclared = new Set();
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
   const rel = relative(ROOT, file);
   const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
   if (lines > MAX_LINES) problems.push(`${rel}: ${lines} lines; a file in src/ has at most ${MAX_LINES} (usually it holds two concerns)`);
   const from = unitOf(file);
+  const layer = layerOf(file);
+  if (!RANK.has(layer)) undeclared.add(layer);
   for (const spec of importsOf(text)) {
     if (spec.startsWith('.')) {
       const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
       if (!target.startsWith(SRC)) continue;
       const to = unitOf(target);
-      if (to === from) continue;
-      if (!edges.has(from)) edges.set(from, new Map());
-      const out = edges.get(from);
-      if (!out.has(to)) out.set(to, []);
-      out.get(to).push(`${rel} imports ${spec}`);
-    } else if (MACHINERY.some((re) => re.test(spec)) && from !== MACHINERY_HOME) {
+      const toLayer = layerOf(target);
+      if (to !== from) {
+        if (!edges.has(from)) edges.set(from, new Map());
+        const out = edges.get(from);
+        if (!out.has(to)) out.set(to, []);
+        out.get(to).push(`${rel} imports ${spec}`);
+      }
+      if (toLayer === layer || !RANK.has(layer) || !RANK.has(toLayer)) continue;
+      const where = (l) => (l === TOP ? 'the top of src/' : `src/${l}/`);
+      if (RANK.get(toLayer) > RANK.get(layer)) {
+        problems.push(`${rel}: imports ${spec}, from ${where(toLayer)}, a higher layer than ${where(layer)}; a layer imports only from the layers below it`);
+      } else if (!MAY.get(layer).includes(toLayer)) {
+        problems.push(`${rel}: imports ${spec}, from ${where(toLayer)}; ${where(layer)} may import only from ${MAY.get(layer).map(where).join(', ')}`);
+      }
+    } else if (MACHINERY.some((re) => re.test(spec)) && layer !== MACHINERY_HOME) {
       problems.push(`${rel}: imports ${spec}; only src/${MACHINERY_HOME}/ reaches the machine (add it to Host and pass Host down)`);
     }
   }
+}
+for (const u of [...undeclared].sort()) {
+  problems.push(`src/${u}/ is not a declared layer; add it to LAYERS in scripts/check-layers.mjs, in its place in the order`);
 }
 
 // Tarjan's strongly connected components: any component of more than one unit is a cycle.
@@ -120,4 +168,6 @@ if (problems.length > 0) {
   console.error(`check-layers: ${problems.length} problem(s); see docs/architecture.md`);
   process.exit(1);
 }
-console.log(`check-layers: ${files.length} files in ${units.length} folders: no cycle, machinery only in src/${MACHINERY_HOME}/, every file at most ${MAX_LINES} lines`);
+console.log(
+  `check-layers: ${files.length} files in ${units.length} folders: layers in their declared order, no cycle, machinery only in src/${MACHINERY_HOME}/, every file at most ${MAX_LINES} lines`,
+);
