@@ -16,13 +16,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load-config.js';
 import { maxAttempts } from '../src/host/aws/ec2-describe-tags.js';
+import { allTasks } from '../src/plan/task.js';
 import { silentLogger } from '../src/report/logger.js';
 import { hostFor, loadPlan } from '../src/verbs/load-plan.js';
-import { allTasks } from '../src/plan/task.js';
 import { benchArgs, log, quantile, round, seededRandom, sleep, stats, writeResult } from './lib/common.js';
 
 const args = benchArgs({ nodes: { type: 'string' }, window: { type: 'string' }, configs: { type: 'string' } });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR, LOG_LEVELS, type LogLevel } from './config/defaults.js';
 import { ExitCode, InvalidInput, PostjoinError } from './base/errors.js';
 import { VERSION } from './base/version.js';
+import { DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR, LOG_LEVELS, type LogLevel } from './config/defaults.js';
 import { verbs } from './verbs/catalog.js';
 import type { OptionSpec, Verb } from './verbs/verb.js';
 

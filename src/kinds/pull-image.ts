@@ -1,7 +1,7 @@
-import type { ContainerdConnection } from '../host/containerd/connection.js';
-import type { ContainerdImages } from '../host/containerd/images.js';
-import type { CriImage } from '../host/containerd/cri-client.js';
 import type { RegistryCredentials } from '../host/aws/registry-credentials.js';
+import type { ContainerdConnection } from '../host/containerd/connection.js';
+import type { CriImage } from '../host/containerd/cri-client.js';
+import type { ContainerdImages } from '../host/containerd/images.js';
 import type { ImageRef } from './image-ref.js';
 
 /**

@@ -1,8 +1,8 @@
 import { InvalidInput, type Problem } from '../base/errors.js';
 import { policyProblems, type Policy } from './policy.js';
 import type { SourcedTask } from './sourced-task.js';
-import { allTasks, isGroup, type Plan, type PlanStep } from './task.js';
 import { validateStep } from './task-schema.js';
+import { allTasks, isGroup, type Plan, type PlanStep } from './task.js';
 
 /**
  * Turns every source's tasks, in source order, into one validated plan. All problems are collected and

@@ -1,6 +1,6 @@
 import { ProblemList } from '../base/errors.js';
-import type { SourcedTask } from './sourced-task.js';
 import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from '../base/yaml-documents.js';
+import type { SourcedTask } from './sourced-task.js';
 
 export const API_VERSION = 'postjoin/v1alpha1';
 export const TASK_LIST_KIND = 'TaskList';

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import type { Problem } from '../base/errors.js';
-import { kindNamed, kindNames } from '../kinds/registry.js';
 import { taskContentHash } from '../base/content-hash.js';
+import type { Problem } from '../base/errors.js';
 import { absolutePath, duration } from '../base/fields.js';
+import { zodProblems } from '../base/zod-problems.js';
+import { kindNamed, kindNames } from '../kinds/registry.js';
 import type { SourcedTask } from './sourced-task.js';
 import type { ParallelGroup, PlanStep, SimpleTask } from './task.js';
-import { zodProblems } from '../base/zod-problems.js';
 
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,13 +1,13 @@
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { formatDuration } from '../base/duration.js';
+import { sleep } from '../base/sleep.js';
+import { StopReason } from '../base/stop-reason.js';
 import type { KubernetesConfig } from '../config/agent-config.js';
 import type { Host } from '../host/host.js';
-import { formatDuration } from '../base/duration.js';
-import { StopReason } from '../base/stop-reason.js';
-import { sleep } from '../base/sleep.js';
+import type { ReportRecord } from '../state/run-state.js';
 import { describeOutcome, describeRunning, type Outcome } from './cluster-outcome.js';
 import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
-import type { ReportRecord } from '../state/run-state.js';
 
 /**
  * Cluster handoff (design §4): the run's result as one condition on the node's own Node object, plus a label

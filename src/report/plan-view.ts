@@ -1,6 +1,6 @@
 import { formatDuration } from '../base/duration.js';
-import { isGroup, type Plan, type PlanStep, type SimpleTask } from '../plan/task.js';
 import { kindNamed } from '../kinds/registry.js';
+import { isGroup, type Plan, type PlanStep, type SimpleTask } from '../plan/task.js';
 import { textTable } from './text-table.js';
 
 /**

@@ -1,9 +1,9 @@
+import { forEachWithLimit } from '../base/concurrency.js';
+import { reasonOf } from '../base/stop-reason.js';
+import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { isGroup, type ParallelGroup, type Plan, type SimpleTask } from '../plan/task.js';
 import type { RunRecorder } from '../state/run-recorder.js';
-import type { StatusReporter } from '../host/notify/systemd-notify.js';
-import { forEachWithLimit } from '../base/concurrency.js';
 import { isDone, runTask, type TaskOutcome, type TaskRunDeps } from './run-task.js';
-import { reasonOf } from '../base/stop-reason.js';
 
 export interface PlanRunDeps extends Omit<TaskRunDeps, 'done'> {
   recorder: RunRecorder;

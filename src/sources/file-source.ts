@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidInput, SourceUnreadable, type Problem } from '../base/errors.js';
 import { readInputFile, UnreadableFile } from '../base/input-file.js';
+import { decodeUtf8Text } from '../base/text-encoding.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
-import { decodeUtf8Text } from '../base/text-encoding.js';
 import { defineSource, everyKind, type SourceContext } from './source.js';
 
 const TASK_FILE = /\.(ya?ml|json)$/;

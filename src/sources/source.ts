@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { ImdsClient } from '../host/aws/imds-client.js';
 import type { Host } from '../host/host.js';
-import type { SourcedTask } from '../plan/sourced-task.js';
 import type { TaskKind } from '../kinds/kind.js';
+import type { SourcedTask } from '../plan/sourced-task.js';
 
 export interface SourceContext {
   log: Logger;

@@ -26,7 +26,7 @@ export interface RunLockRecord {
 /**
  * One run at a time per state dir: a second `postjoin run` started by hand while the unit runs would
  * otherwise run every task twice. The lock itself is held by the kernel (an abstract UNIX socket named after
- * the state dir, see host/abstract-socket-lock.ts), so it is released however the holder ends and no pid is
+ * the state dir, see host/files/abstract-socket-lock.ts), so it is released however the holder ends and no pid is
  * ever trusted. `run.lock` in the state dir is only a record for people (`cat` it): written atomically after the
  * lock is taken, and removed by its writer alone.
  *

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { InvalidInput } from '../base/errors.js';
-import { NODECONFIG_PART_TYPE, nodeconfigProblem } from '../writers/nodeconfig.js';
 import { POSTJOIN_PART_TYPE, parseUserData } from '../sources/userdata-mime.js';
+import { NODECONFIG_PART_TYPE, nodeconfigProblem } from '../writers/nodeconfig.js';
 import { renderMultipart } from '../writers/userdata-render.js';
 import { readFlagFile, readTaskFile, requiredString } from './task-file.js';
 import type { VerbContext } from './verb.js';

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/agent-config.js';
 import { ExitCode, PostjoinError } from '../base/errors.js';
-import type { Host } from '../host/host.js';
+import type { AgentConfig } from '../config/agent-config.js';
 import type { ImdsClient } from '../host/aws/imds-client.js';
+import type { Host } from '../host/host.js';
+import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { probesFor, waitUntilReady } from '../readiness/gate.js';
 import { outcomeOf, type RunEnd } from '../report/cluster-outcome.js';
 import { resolveNodeName, startClusterReport, type ClusterReport } from '../report/cluster-report.js';
-import type { RunRecorder } from '../state/run-recorder.js';
-import type { StatusReporter } from '../host/notify/systemd-notify.js';
 import { taskContextEnv } from '../runner/task-env.js';
+import type { RunRecorder } from '../state/run-recorder.js';
 
 /**
  * Cluster handoff as `run` does it (design §4, docs/cluster-handoff.md): the node's name, the report to its Node

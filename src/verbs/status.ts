@@ -1,5 +1,5 @@
-import { readState } from '../state/state-store.js';
 import { statusJson, statusText } from '../report/status-view.js';
+import { readState } from '../state/state-store.js';
 import type { VerbContext } from './verb.js';
 
 export async function run(ctx: VerbContext): Promise<number> {

@@ -1,7 +1,7 @@
-import { defaultConfig } from '../config/agent-config.js';
 import { InvalidInput } from '../base/errors.js';
-import { compileTags } from '../writers/tag-compile.js';
+import { defaultConfig } from '../config/agent-config.js';
 import { TAGS_PER_RESOURCE } from '../sources/tag-grammar.js';
+import { compileTags } from '../writers/tag-compile.js';
 import { readTaskFile, requiredString } from './task-file.js';
 import type { VerbContext } from './verb.js';
 

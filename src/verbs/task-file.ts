@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
-import { everyKindPolicy } from '../config/agent-config.js';
 import { InvalidInput } from '../base/errors.js';
 import { readInputFile, UnreadableFile } from '../base/input-file.js';
+import { decodeUtf8Text } from '../base/text-encoding.js';
+import { everyKindPolicy } from '../config/agent-config.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
-import type { Plan } from '../plan/task.js';
 import { tasksFromText } from '../plan/task-document.js';
-import { decodeUtf8Text } from '../base/text-encoding.js';
+import type { Plan } from '../plan/task.js';
 
 export interface TaskFile {
   path: string;

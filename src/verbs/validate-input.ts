@@ -1,8 +1,8 @@
 import { InvalidInput } from '../base/errors.js';
 import { readInputFile } from '../base/input-file.js';
+import { decodeUtf8Text } from '../base/text-encoding.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { tasksFromText } from '../plan/task-document.js';
-import { decodeUtf8Text } from '../base/text-encoding.js';
 import { looksLikeUserData, parseUserData, POSTJOIN_PART_TYPE, postjoinParts } from '../sources/userdata-mime.js';
 import { tasksFromParts } from '../sources/userdata-source.js';
 

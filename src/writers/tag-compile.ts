@@ -1,7 +1,7 @@
 import type { Problem } from '../base/errors.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
-import { isGroup, type Plan, type SimpleTask } from '../plan/task.js';
 import { TASK_NAME, validateStep } from '../plan/task-schema.js';
+import { isGroup, type Plan, type SimpleTask } from '../plan/task.js';
 import { byteOrder } from '../sources/file-source.js';
 import { TAG_KEY_CHARS, TAG_KEY_MAX, TAG_PREFIX, TAG_VALUE_MAX, TAGS_PER_RESOURCE, tagValueFromSpec, taskFromTagValue } from '../sources/tag-grammar.js';
 

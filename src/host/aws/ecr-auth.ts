@@ -3,8 +3,8 @@
 // sits in a lazily initialised block that `--version` or a run without ECR images never evaluates. Unbundled
 // (tests), deep dist-es paths do not load at all.
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import type { EcrRegistry } from './ecr-host.js';
 import type { CriAuth } from '../containerd/cri-client.js';
+import type { EcrRegistry } from './ecr-host.js';
 import { SDK_IMDS } from './sdk-imds.js';
 
 /** Errors that mean "not allowed" rather than "not working": the fix is IAM, not a retry. */

@@ -1,6 +1,6 @@
 import { SourceUnreadable } from '../../base/errors.js';
-import type { ImdsClient } from './imds-client.js';
 import type { InstanceIdentity } from '../files/instance-identity.js';
+import type { ImdsClient } from './imds-client.js';
 
 export const INSTANCE_ID_PATH = '/latest/meta-data/instance-id';
 export const IDENTITY_DOCUMENT_PATH = '/latest/dynamic/instance-identity/document';

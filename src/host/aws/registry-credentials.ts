@@ -1,5 +1,5 @@
-import { ecrRegistry, type EcrRegistry } from './ecr-host.js';
 import type { CriAuth } from '../containerd/cri-client.js';
+import { ecrRegistry, type EcrRegistry } from './ecr-host.js';
 
 export type EcrTokenFetcher = (host: string, registry: EcrRegistry) => Promise<CriAuth>;
 

@@ -1,6 +1,6 @@
-import { ContainerdImages } from './images.js';
 import { CriClient } from './cri-client.js';
 import { unixChannel } from './grpc-unary.js';
+import { ContainerdImages } from './images.js';
 
 /**
  * One gRPC channel to containerd's socket, serving both the CRI (what kubelet calls) and containerd's own image

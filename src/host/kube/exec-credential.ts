@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { formatDuration } from '../../base/duration.js';
-import type { ClusterAccess, ExecConfig } from './kubeconfig.js';
 import { abortText } from './abort-text.js';
+import type { ClusterAccess, ExecConfig } from './kubeconfig.js';
 
 /**
  * The client.authentication.k8s.io exec protocol (v1beta1 and v1), as client-go speaks it: the plugin gets
