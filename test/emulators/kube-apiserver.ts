@@ -1,6 +1,6 @@
 // A Kubernetes API stand-in on 127.0.0.1 over HTTPS, for what a node identity does with the API: read and patch
 // its own Node (and its status) with real patch semantics, create events, be refused what NodeRestriction refuses.
-// There is no real kube-apiserver on these machines; test/kube-apiserver-standin.test.ts checks this one with the
+// There is no real kube-apiserver on these machines; test/system/kube-apiserver-standin.test.ts checks this one with the
 // real kubectl. Its own CA; bearer tokens and client certificates; faults switchable at runtime (5xx, 429, a server
 // that never answers, a closed port); a record of every request. See test/harness/README.md.
 import { randomBytes } from 'node:crypto';

@@ -1,7 +1,7 @@
 // A throwaway PKI for the Kubernetes API stand-in made in pure Node (no openssl), for `npm start`: a CA and a server
 // certificate for 127.0.0.1/localhost, EC P-256, valid for a day, made fresh on every start and never written
 // anywhere but the demo's temp dir. Node's crypto signs but has no certificate builder, so the X.509 DER is
-// encoded here (RFC 5280, only what a TLS server certificate needs). test/kube-pki-node.test.ts checks the result
+// encoded here (RFC 5280, only what a TLS server certificate needs). test/system/kube-pki-node.test.ts checks the result
 // with the real openssl and a TLS handshake. Client certificates are not made: the demo's node uses a token.
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

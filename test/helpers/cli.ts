@@ -14,10 +14,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real bundle, as the unit would, and collects its output. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+/** Runs the real bundle (or another build of the CLI), as the unit would, and collects its output. */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; bundle?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BUNDLE, ...args], {
+    const child = spawn(process.execPath, [opts.bundle ?? BUNDLE, ...args], {
       env: { ...process.env, JOURNAL_STREAM: '', NOTIFY_SOCKET: '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

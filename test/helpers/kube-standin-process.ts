@@ -1,5 +1,5 @@
 // The Kubernetes API stand-in as a process of its own, for a node that is not this test process: bundled by
-// esbuild into a .cjs (test/systemd-nspawn-handoff.test.ts) and started, e.g., in a container's network namespace. It writes into
+// esbuild into a .cjs (test/system/nspawn-handoff.test.ts) and started, e.g., in a container's network namespace. It writes into
 // `dir` (which the node can see, e.g. bound at /etc/kubernetes):
 //   kubeconfig        the node's, CA inline, user an exec plugin `<pluginPath>` (as AL2023's `aws eks get-token`)
 //   get-token         that plugin: a shell script printing an ExecCredential with the node's token

@@ -7,7 +7,7 @@
 import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootContainer, containerdBinaries, containerdUnit, type Bind, type Container } from '../harness/nspawn.js';
-import { runOk, tempDir } from '../harness/proc.js';
+import { removeDir, runOk, tempDir } from '../harness/proc.js';
 import { BUNDLE, ROOT } from './cli.js';
 
 export const BUNDLE_IN_CONTAINER = '/usr/local/lib/postjoin/postjoin.cjs';
@@ -201,3 +201,11 @@ export async function journalEntries(c: Container, args: string[] = []): Promise
 
 /** Microseconds since the epoch, from a journal entry. */
 export const usOf = (e: JournalEntry) => BigInt(e.__REALTIME_TIMESTAMP);
+
+/** A fresh state dir and containerd dir for one node, removed when the test ends (bind them into bootNode). */
+export async function nodeDirs(t: { teardown(fn: () => unknown): void }): Promise<{ state: string; lib: string }> {
+  const state = await tempDir('state');
+  const lib = await tempDir('ctdlib');
+  t.teardown(() => Promise.all([removeDir(state), removeDir(lib)]));
+  return { state, lib };
+}

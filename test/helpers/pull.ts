@@ -1,15 +1,8 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ContainerdConnection } from '../../src/host/containerd/connection.js';
 import { createHost, type Host } from '../../src/host/host.js';
-import { RunRecorder } from '../../src/state/run-recorder.js';
-import { StateStore, readState } from '../../src/state/state-store.js';
-import { runPlan } from '../../src/runner/run-plan.js';
-import { memoryLogger } from './memory-log.js';
+import { removeDir, startContainerd, startRegistry, tempDir, writePlainHttpHosts, type Containerd, type Registry } from '../harness/index.js';
 import { HEADER, config, planFrom } from './plan.js';
-
-const noNotify = { status() {}, flush: async () => {} };
+import { runRecorded } from './run-plan.js';
 
 export interface PullRun {
   exitCode: number;
@@ -23,6 +16,21 @@ export interface PullRun {
   ms: number;
 }
 
+/**
+ * A real registry on 127.0.0.1 and a real containerd whose CRI pulls from it over plain HTTP (hosts.toml), and a
+ * work dir to build images in; all of them stopped and removed when the test ends.
+ */
+export async function registryAndContainerd(t: { teardown(fn: () => unknown): void }): Promise<{ work: string; reg: Registry; ctd: Containerd }> {
+  const work = await tempDir('img');
+  t.teardown(() => removeDir(work));
+  const reg = await startRegistry();
+  t.teardown(reg.stop);
+  const ctd = await startContainerd();
+  t.teardown(ctd.stop);
+  await writePlainHttpHosts(ctd.hostsDir, reg.host);
+  return { work, reg, ctd };
+}
+
 /** Runs a task list through the real runner (timeouts, once-state) against the containerd at `socket`. */
 export async function runTasks(
   tasksYaml: string,
@@ -30,30 +38,18 @@ export async function runTasks(
 ): Promise<PullRun> {
   const cfg = config({ containerd: { socket: opts.socket, ...(opts.namespace ? { namespace: opts.namespace } : {}) }, policy: { registries: opts.registries ?? [] } });
   const plan = planFrom(`${HEADER}tasks:\n${tasksYaml}`, cfg);
-  const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'postjoin-pull-')));
-  const mem = memoryLogger();
-  const store = await StateStore.open(stateDir, mem.log);
-  const recorder = new RunRecorder(store, 'boot-1');
-  recorder.setPlan(plan);
-  recorder.setInstanceId('i-pull');
   const host = opts.host ?? createHost();
-  const t0 = Date.now();
   try {
-    const outcome = await runPlan(plan, { config: cfg, log: mem.log, host, instanceId: 'i-pull', recorder, notify: noNotify, stop: new AbortController().signal, random: () => 0 });
-    const ms = Date.now() - t0;
-    recorder.finish(outcome.exitCode, outcome.message);
-    await recorder.save();
-    const loaded = await readState(stateDir);
-    if (loaded.kind !== 'ok') throw new Error('state not written');
+    const r = await runRecorded(plan, { config: cfg, host, instanceId: 'i-pull', stateDir: opts.stateDir });
     return {
-      exitCode: outcome.exitCode,
-      message: outcome.message,
-      status: Object.fromEntries(loaded.state.tasks.map((r) => [r.name, r.status])),
-      images: mem.records.filter((r) => typeof r.image === 'string'),
-      records: mem.records,
-      messages: mem.messages(),
-      stateDir,
-      ms,
+      exitCode: r.outcome.exitCode,
+      message: r.outcome.message,
+      status: r.status,
+      images: r.records.filter((x) => typeof x.image === 'string'),
+      records: r.records,
+      messages: r.messages(),
+      stateDir: r.stateDir,
+      ms: r.ms,
     };
   } finally {
     if (!opts.host) await host.close();

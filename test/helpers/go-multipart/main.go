@@ -1,5 +1,5 @@
 // Reads user-data documents the way nodeadm does (net/mail for the outer headers, then Go's mime/multipart),
-// for test/userdata-go-reader.test.ts to compare postjoin's MIME split with. Input on stdin: a JSON list of
+// for test/sources/userdata-go-reader.test.ts to compare postjoin's MIME split with. Input on stdin: a JSON list of
 // base64 documents. Output: one JSON result per document. Parts are read raw (NextRawPart), so that bodies
 // compare byte for byte with postjoin's; nodeadm's NextPart differs only in decoding quoted-printable.
 package main
