@@ -1,6 +1,6 @@
 // retryDelay through the bundle: a task's retry never comes sooner than the retryDelay its author wrote
 // (before, full jitter could retry a `retryDelay: 5m` task after 3 s, and capped it at 30 s in silence).
-// The delay rule itself: test/runner/run-plan.test.ts "task retries: never less than retryDelay; …".
+// The delay rule itself: test/base/retry.test.ts "task retries: never less than retryDelay; …".
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
