@@ -6,8 +6,6 @@ import type { Policy } from '../plan/policy.js';
 import { taskSources, type SourceName } from '../sources/registry.js';
 import { conditionType, nodeName, ownLabelKey } from './kube-names.js';
 
-export type { Policy, SourceName };
-
 /** The config's source names, from the sources registry: nothing here is written out per source or per kind. */
 export const SOURCE_NAMES = taskSources.map((s) => s.name) as [SourceName, ...SourceName[]];
 
@@ -148,7 +146,7 @@ export function defaultConfig(path = '(built-in)'): AgentConfig {
 }
 
 /** Offline the node's policy is unknown: every kind is allowed from every source (the kinds' rules stay the defaults). */
-export function everyKindPolicy(base: Policy = defaultConfig().policy): ParsedPolicy {
+export function everyKindPolicy(): ParsedPolicy {
   const all = kindNames();
-  return { ...base, ...Object.fromEntries(SOURCE_NAMES.map((s) => [s, { allow: all }])) } as ParsedPolicy;
+  return { ...defaultConfig().policy, ...Object.fromEntries(SOURCE_NAMES.map((s) => [s, { allow: all }])) } as ParsedPolicy;
 }

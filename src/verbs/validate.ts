@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { InvalidInput, formatProblem, type Problem } from '../base/errors.js';
 import { UnreadableFile } from '../base/input-file.js';
-import { everyKindPolicy, type Policy } from '../config/agent-config.js';
+import { everyKindPolicy } from '../config/agent-config.js';
 import { loadConfig } from '../config/load-config.js';
 import { buildPlan } from '../plan/build-plan.js';
+import type { Policy } from '../plan/policy.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { allTasks } from '../plan/task.js';
 import { readValidateInput } from './validate-input.js';
