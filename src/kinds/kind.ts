@@ -50,6 +50,11 @@ export interface TagForm {
    * keys those words carry (any other key is dropped); or why it cannot be a tag value.
    */
   write(spec: unknown): { words: string[]; keys: string[] } | { reason: string };
+  /**
+   * What the `tags` verb tells whoever sets such a tag about the node's policy beyond `policy.tags.allow`, after
+   * the tag key (`is a unit task: …`); undefined when there is nothing to say.
+   */
+  note?(spec: unknown): string | undefined;
 }
 
 export interface TaskContext {

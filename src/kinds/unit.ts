@@ -34,6 +34,9 @@ export const unitKind = defineKind({
       const s = specFields(spec);
       return { words: [asWord(s.action), asWord(s.name)], keys: ['name', 'action'] };
     },
+    // checkPolicy below refuses a unit task from tags unless policy.units names the unit.
+    note: (spec) =>
+      `is a unit task: the node runs it only where its policy.units names ${asWord(specFields(spec).name)} (empty policy.units refuses every unit task from tags)`,
   },
   checkPolicy(spec, rules, source) {
     // Whoever can tag the instance must not be able to stop kubelet.service (design §4): from tags, "empty =

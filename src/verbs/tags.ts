@@ -1,5 +1,6 @@
 import { InvalidInput } from '../base/errors.js';
 import { defaultConfig } from '../config/agent-config.js';
+import { kindNamed } from '../kinds/registry.js';
 import { TAGS_PER_RESOURCE } from '../sources/tag-grammar.js';
 import { compileTags } from '../writers/tag-compile.js';
 import { readTaskFile, requiredString } from './task-file.js';
@@ -45,10 +46,7 @@ function policyNotes(steps: readonly { kind: string; spec?: unknown }[], tags: r
   return steps.flatMap((s, i) => {
     const key = tags[i]!.Key;
     if (!allowed.includes(s.kind)) return [`${key} is ${/^[aeiou]/.test(s.kind) ? 'an' : 'a'} ${s.kind} task, which the default policy refuses from tags: the node's policy.tags.allow must list ${s.kind}`];
-    if (s.kind === 'unit') {
-      const unit = (s.spec as { name: string }).name;
-      return [`${key} is a unit task: the node runs it only where its policy.units names ${unit} (empty policy.units refuses every unit task from tags)`];
-    }
-    return [];
+    const note = kindNamed(s.kind)?.tagForm?.note?.(s.spec);
+    return note ? [`${key} ${note}`] : [];
   });
 }
