@@ -38,7 +38,13 @@ export function nodeconfigProblem(body: Buffer): string | undefined {
     return `not YAML or JSON: line ${line}: ${e.message.split('\n')[0]}`;
   }
   if (list.length > 1) return `it holds ${list.length} YAML documents; nodeadm reads only the first of a part (give each NodeConfig its own part)`;
-  const value: unknown = list[0]?.toJS();
+  let value: unknown;
+  try {
+    // An alias without its anchor, or an alias bomb, only fails here (yaml's toJS), not while parsing.
+    value = list[0]?.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return `not YAML or JSON: ${(err as Error).message.split('\n')[0]}`;
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return `it is not a mapping (a YAML or JSON document with apiVersion and kind), it is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}`;
   }
