@@ -13,6 +13,8 @@ import { standinFor } from './emulators/systemd1-standin.js';
 import { requireReal, which } from './harness/require-real.js';
 import { logLines, taskList, workspace } from './helpers/cli.js';
 import { SEA, buildArtifacts, run } from './helpers/packaging.js';
+// @ts-expect-error -- a plain .mjs without types, read for its one constant
+import { EXEC_ARGV } from '../packaging/sea/v8-flags.mjs';
 
 const INSTANCE = 'i-0a5ea5ea5ea5ea5ea';
 
@@ -103,4 +105,26 @@ t.test('validate and a failing task: the error paths run from the snapshot too',
   t.equal(r.status, 1);
   t.equal(r.stderr, '');
   t.ok(logLines(r.stdout).some((l) => l.level === 'error' && /exited with code 7: nope/.test(String(l.msg))));
+});
+
+t.test('the V8 flags baked in (build-sea.mjs EXEC_ARGV) are in effect, and 100 MB of task output stay bounded', async (t) => {
+  if (!(await built(t))) return;
+  const ws = await workspace();
+  const preload = join(ws.dir, 'argv.cjs');
+  await writeFile(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(ws.dir, 'argv.json'))}, JSON.stringify(process.execArgv)));\n`);
+  const v = await run(SEA.x64, ['--version'], { env: { PATH: '/usr/bin:/bin', NODE_OPTIONS: `--require ${preload}` } });
+  t.equal(v.status, 0, v.stderr);
+  t.same(JSON.parse(await readFile(join(ws.dir, 'argv.json'), 'utf8')), EXEC_ARGV);
+
+  await ws.task(
+    '10.yaml',
+    taskList(`  - { name: chatty, script: "awk 'BEGIN { for (i = 0; i < 2000000; i++) print \\"postjoin says hello, at some length, to fill a line\\" }'; head -c 20000000 /dev/zero | tr '\\\\0' x; echo; echo last-line >&2" }\n  - { name: after, script: "echo after" }\n`),
+  );
+  const r = await run('/usr/bin/time', ['-f', 'maxrss_kb=%M', SEA.x64, 'run', '--config', ws.configPath, '--state-dir', ws.stateDir], { env: { PATH: '/usr/bin:/bin' } });
+  t.equal(r.status, 0, r.stderr.slice(-2000));
+  const rss = Number(/maxrss_kb=(\d+)/.exec(r.stderr)?.[1]);
+  t.ok(rss > 0 && rss < 150 * 1024, `peak RSS ${Math.round(rss / 1024)} MB stays bounded while 120 MB of output pass through`);
+  const lines = logLines(r.stdout);
+  t.ok(lines.some((l) => l.task === 'chatty' && typeof l.dropped_bytes === 'number' && (l.dropped_bytes as number) > 100_000_000));
+  t.ok(lines.some((l) => l.task === 'after' && l.msg === 'after'), 'the next task ran');
 });

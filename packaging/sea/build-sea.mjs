@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { ARCHES, archNamed, elfMachine, runnerFor } from '../lib/arches.mjs';
 import { withBuildLock } from '../lib/build-lock.mjs';
 import { PIN, ROOT, strippedNode } from './node-runtime.mjs';
+import { EXEC_ARGV } from './v8-flags.mjs';
 
 const BUNDLE = join(ROOT, 'dist/postjoin.sea.cjs');
 const MANIFEST = join(ROOT, 'dist/sea-manifest.json');
@@ -38,7 +39,7 @@ function inputsHash(archName) {
     readFileSync(BUNDLE),
     JSON.stringify(PIN.arches[archName]),
     PIN.version,
-    ...['sea/build-sea.mjs', 'sea/node-runtime.mjs', 'lib/arches.mjs'].map((f) => readFileSync(join(ROOT, 'packaging', f))),
+    ...['sea/build-sea.mjs', 'sea/node-runtime.mjs', 'sea/v8-flags.mjs', 'lib/arches.mjs'].map((f) => readFileSync(join(ROOT, 'packaging', f))),
     readFileSync(join(postjectCli, '../../package.json')),
     // A build made without a snapshot (no way to run that arch's Node) is redone once there is one.
     runnerFor(archName).prefix ? 'snapshot' : 'no-snapshot',
@@ -78,10 +79,10 @@ function blobFor(archName, node, work) {
   writeFileSync(
     config,
     // A snapshot holds the compiled code itself, so no code cache beside it (Node calls that redundant).
-    JSON.stringify({ main: BUNDLE, output: blob, disableExperimentalSEAWarning: true, useSnapshot: snapshot, useCodeCache: false }),
+    JSON.stringify({ main: BUNDLE, output: blob, disableExperimentalSEAWarning: true, useSnapshot: snapshot, useCodeCache: false, execArgv: EXEC_ARGV }),
   );
   const [cmd, ...args] = generator;
-  execFileSync(cmd, [...args, '--experimental-sea-config', config], { cwd: work, env: cleanEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(cmd, [...args, ...EXEC_ARGV, '--experimental-sea-config', config], { cwd: work, env: cleanEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   return { blob, snapshot };
 }
 
