@@ -10,6 +10,7 @@ import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';
 import { startKubeletStub } from './emulators/kubelet-healthz.js';
 import { standinFor } from './emulators/systemd1-standin.js';
+import { requireRootAndBins, startContainerd } from './harness/index.js';
 import { requireReal, which } from './harness/require-real.js';
 import { logLines, taskList, workspace } from './helpers/cli.js';
 import { SEA, buildArtifacts, run } from './helpers/packaging.js';
@@ -91,6 +92,22 @@ t.test('run: readiness over D-Bus and HTTP, then exec, script, file, wait and un
   t.equal(status.status, 0, status.stderr);
   t.equal(status.stderr, '');
   t.match(JSON.parse(status.stdout), { result: 'succeeded', tasks: [{ name: 'hello' }, { name: 'shell' }, { name: 'conf' }, { name: 'healthy' }, { name: 'restart' }] });
+});
+
+t.test('run gated on a real containerd: its CRI client (gRPC over HTTP/2) loads after start-up', async (t) => {
+  if (!(await built(t))) return;
+  if (!(await requireRootAndBins(t, { containerd: 'containerd', ctr: 'containerd' }))) return;
+  const ctd = await startContainerd();
+  t.teardown(ctd.stop);
+  const ws = await workspace();
+  await writeFile(ws.configPath, `sources: [file]\ntasksDir: ${ws.tasksDir}\nimds: { enabled: false }\ncontainerd: { socket: ${ctd.socket} }\nreadiness: { timeout: 20s, units: [], kubeletHealthz: null, containerd: true }\n`);
+  await ws.task('10.yaml', taskList('  - { name: after-containerd, exec: { command: /bin/true } }\n'));
+  const r = await run(SEA.x64, ['run', '--config', ws.configPath, '--state-dir', ws.stateDir, '--log-level', 'debug'], { env: { PATH: '/usr/bin:/bin' } });
+  t.equal(r.status, 0, r.stdout.slice(-3000));
+  t.equal(r.stderr, '');
+  const lines = logLines(r.stdout);
+  t.ok(lines.some((l) => /containerd: RuntimeReady=true/.test(String(l.msg))), 'the CRI status was read');
+  t.match(lines.at(-1), { msg: /^run succeeded: 1 succeeded/ });
 });
 
 t.test('validate and a failing task: the error paths run from the snapshot too', async (t) => {
