@@ -92,11 +92,15 @@ try {
   // Slope per round gives the spread; the pooled medians give the figure.
   const slope = (pj100: number, pj0: number, b100: number, b0: number) => (pj100 - pj0 - (b100 - b0)) / 100;
   const slopes = perRound('postjoin 100').map((_, i) => slope(perRound('postjoin 100')[i]!, perRound('postjoin 0')[i]!, perRound('bash 100')[i]!, perRound('bash 0')[i]!));
+  // The same slope in CPU time (user + system, the children's included): what the wall-time slope would be
+  // on an idle machine, and much less moved by the other load on a shared one.
+  const cpu = (name: string) => median(by.get(name)!.cpuMsPerRound);
+  const cpuSlope = (p: string) => round(slope(cpu(`${p} 100`), cpu(`${p} 0`), cpu('bash 100'), cpu('bash 0')));
   const slopesOf = (p: string) => perRound(`${p} 100`).map((_, i) => round(slope(perRound(`${p} 100`)[i]!, perRound(`${p} 0`)[i]!, perRound('bash 100')[i]!, perRound('bash 0')[i]!)));
   const others = Object.fromEntries(
     subjects.slice(1).map(({ prefix: p }) => [
       p,
-      { perTaskAboveBashMs: round(slope(med(`${p} 100`), med(`${p} 0`), med('bash 100'), med('bash 0'))), perRound: slopesOf(p), fixedCostMs: round(med(`${p} 0`) - med('bash 0'), 1) },
+      { perTaskAboveBashMs: round(slope(med(`${p} 100`), med(`${p} 0`), med('bash 100'), med('bash 0'))), perRound: slopesOf(p), perTaskCpuAboveBashMs: cpuSlope(p), fixedCostMs: round(med(`${p} 0`) - med('bash 0'), 1) },
     ]),
   );
   const result: Record<string, unknown> = {
@@ -110,6 +114,7 @@ try {
     cpuMs: Object.fromEntries(measured.map((m) => [m.name, round(median(m.cpuMsPerRound), 1)])),
     perTaskAboveBashMs: round(slope(med('postjoin 100'), med('postjoin 0'), med('bash 100'), med('bash 0'))),
     perTaskAboveBashMsPerRound: slopes.map((x) => round(x)),
+    perTaskCpuAboveBashMs: cpuSlope('postjoin'),
     /** The brief's plain form: (postjoin 100 − bash 100) / 100, fixed start-up included. */
     naivePerTaskMs: round((med('postjoin 100') - med('bash 100')) / 100),
     fixedCostMs: round(med('postjoin 0') - med('bash 0'), 1),
