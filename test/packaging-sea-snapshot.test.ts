@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startEc2Server } from './emulators/ec2-server.js';
 import { startImdsServer } from './emulators/imds-server.js';
+import { startKubeApiServer } from './emulators/kube-apiserver.js';
 import { startKubeletStub } from './emulators/kubelet-healthz.js';
 import { standinFor } from './emulators/systemd1-standin.js';
 import { requireRootAndBins, startContainerd } from './harness/index.js';
 import { requireReal, which } from './harness/require-real.js';
 import { logLines, taskList, workspace } from './helpers/cli.js';
-import { SEA, buildArtifacts, run } from './helpers/packaging.js';
+import { handoffNode, oursOn } from './helpers/handoff-node.js';
+import { SEA, buildArtifacts, envWithoutNode, run } from './helpers/packaging.js';
 // @ts-expect-error -- a plain .mjs without types, read for its one constant
 import { EXEC_ARGV } from '../packaging/sea/v8-flags.mjs';
 
@@ -108,6 +110,19 @@ t.test('run gated on a real containerd: its CRI client (gRPC over HTTP/2) loads 
   const lines = logLines(r.stdout);
   t.ok(lines.some((l) => /containerd: RuntimeReady=true/.test(String(l.msg))), 'the CRI status was read');
   t.match(lines.at(-1), { msg: /^run succeeded: 1 succeeded/ });
+});
+
+t.test('run reports to its Node: the Kubernetes client loads after start-up', async (t) => {
+  if (!(await built(t))) return;
+  const api = await startKubeApiServer();
+  t.teardown(() => api.stop());
+  const h = await handoffNode(t, api);
+  await h.task('10.yaml', taskList('  - { name: first, exec: { command: /bin/true } }\n'));
+  // The credential plugin the kubeconfig names is a script of the test's; it needs the test's PATH.
+  const r = await run(SEA.x64, ['run', '--config', h.configPath, '--state-dir', h.stateDir], { env: { ...envWithoutNode(), JOURNAL_STREAM: '', NOTIFY_SOCKET: '' } });
+  t.equal(r.status, 0, r.stdout.slice(-3000));
+  t.equal(r.stderr, '');
+  t.match(oursOn(api, h.node), [{ status: 'True', reason: 'Succeeded' }], 'the Node got its condition');
 });
 
 t.test('validate and a failing task: the error paths run from the snapshot too', async (t) => {
