@@ -34,7 +34,8 @@ try {
   const fileConfig = join(dir, 'file.yaml');
   await writeFile(fileConfig, `sources: [file]\ntasksDir: ${dir}/tasks.d\nimds: { enabled: false }\nreadiness: { units: [], kubeletHealthz: null, containerd: false }\n`);
   const tagsConfig = join(dir, 'tags.yaml');
-  await writeFile(tagsConfig, `sources: [tags]\nimds: { enabled: true, budget: 30s }\nreadiness: { units: [], kubeletHealthz: null, containerd: false }\n`);
+  // A unit task from tags needs policy.units to name it (issue 11).
+  await writeFile(tagsConfig, `sources: [tags]\nimds: { enabled: true, budget: 30s }\nreadiness: { units: [], kubeletHealthz: null, containerd: false }\npolicy: { units: [amazon-cloudwatch-agent.service] }\n`);
   // Never the real IMDS or EC2: both endpoints are the emulators, the credentials are dummies, and no
   // config file from this machine's ~/.aws is read.
   const awsEnv = cleanEnv({
