@@ -15,7 +15,7 @@ export interface Goal {
 /* eslint-disable @typescript-eslint/no-explicit-any -- the benchmarks' JSON, read defensively */
 type J = any;
 
-const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`);
+const ms = (x: number | undefined | null) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`);
 const spread = (s: Stats | undefined, f = ms) => (s ? `${f(s.p10)}–${f(s.p90)}` : '–');
 const times = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
 const mb = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(1)} MB`);
