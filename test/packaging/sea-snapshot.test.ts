@@ -6,18 +6,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { startEc2Server } from './emulators/ec2-server.js';
-import { startImdsServer } from './emulators/imds-server.js';
-import { startKubeApiServer } from './emulators/kube-apiserver.js';
-import { startKubeletStub } from './emulators/kubelet-healthz.js';
-import { standinFor } from './emulators/systemd1-standin.js';
-import { requireRootAndBins, startContainerd } from './harness/index.js';
-import { requireReal, which } from './harness/require-real.js';
-import { logLines, taskList, workspace } from './helpers/cli.js';
-import { handoffNode, oursOn } from './helpers/handoff-node.js';
-import { SEA, buildArtifacts, envWithoutNode, run } from './helpers/packaging.js';
+import { startEc2Server } from '../emulators/ec2-server.js';
+import { startImdsServer } from '../emulators/imds-server.js';
+import { startKubeApiServer } from '../emulators/kube-apiserver.js';
+import { startKubeletStub } from '../emulators/kubelet-healthz.js';
+import { standinFor } from '../emulators/systemd1-standin.js';
+import { requireRootAndBins, startContainerd } from '../harness/index.js';
+import { requireReal, which } from '../harness/require-real.js';
+import { logLines, taskList, workspace } from '../helpers/cli.js';
+import { handoffNode, oursOn } from '../helpers/handoff-node.js';
+import { SEA, buildArtifacts, envWithoutNode, run } from '../helpers/packaging.js';
 // @ts-expect-error -- a plain .mjs without types, read for its one constant
-import { EXEC_ARGV } from '../packaging/sea/v8-flags.mjs';
+import { EXEC_ARGV } from '../../packaging/sea/v8-flags.mjs';
 
 const INSTANCE = 'i-0a5ea5ea5ea5ea5ea';
 
