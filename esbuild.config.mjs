@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -70,12 +71,44 @@ export const common = {
   // The AWS SDK's ESM build tree-shakes far better than its CJS one.
   mainFields: ['module', 'main'],
   plugins: [optionalNative, zodEnglishOnly, ec2Slim],
-  define: { __POSTJOIN_VERSION__: JSON.stringify(pkg.version) },
+  define: { __POSTJOIN_VERSION__: JSON.stringify(pkg.version), __POSTJOIN_SEA__: 'false' },
   logLevel: 'warning',
   legalComments: 'none',
 };
 
 mkdirSync(join(root, 'dist'), { recursive: true });
+
+/**
+ * The built-in modules Node 22 cannot keep in a user startup snapshot (the ones lib/internal/main/mksnapshot.js
+ * leaves out), which packaging/sea/snapshot-require.js defers while the single executable's snapshot is built.
+ */
+const SNAPSHOT_UNSUPPORTED = [
+  ...['_http_agent', '_http_client', '_http_common', '_http_incoming', '_http_outgoing', '_http_server', '_tls_common', '_tls_wrap'],
+  ...['async_hooks', 'child_process', 'cluster', 'dgram', 'dns/promises', 'domain', 'http', 'http2', 'https', 'inspector', 'module'],
+  ...['perf_hooks', 'readline', 'repl', 'tls', 'trace_events', 'tty', 'vm', 'worker_threads'],
+];
+
+/**
+ * The AWS SDK loads some built-ins with `await import("node:http")`, which esbuild leaves as it is. A script
+ * started from a V8 startup snapshot has no dynamic import ("A dynamic import callback was not specified"),
+ * so in the single executables' build such an import goes through require, as bundled imports already do.
+ */
+const builtinImportsAsRequire = {
+  name: 'builtin-imports-as-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-import' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-import' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
+function snapshotRequire() {
+  const hostRequire = createRequire(import.meta.url);
+  const names = Object.fromEntries(SNAPSHOT_UNSUPPORTED.map((m) => [m, Object.getOwnPropertyNames(hostRequire(m)).filter((k) => k !== 'default')]));
+  return readFileSync(join(root, 'packaging/sea/snapshot-require.js'), 'utf8')
+    .replace(/^\s*\/\/.*\n/gm, '')
+    .replace('UNSUPPORTED_LIST', JSON.stringify(SNAPSHOT_UNSUPPORTED))
+    .replace('NAMES_BY_MODULE', JSON.stringify(names));
+}
 
 /**
  * Two builds of the same code:
@@ -90,12 +123,19 @@ mkdirSync(join(root, 'dist'), { recursive: true });
  */
 const variants = [
   { file: outfile, minifyWhitespace: true, minifySyntax: true },
-  { file: join(root, 'dist/postjoin.sea.cjs'), minify: true, keepNames: true },
+  {
+    file: join(root, 'dist/postjoin.sea.cjs'),
+    minify: true,
+    keepNames: true,
+    define: { ...common.define, __POSTJOIN_SEA__: 'true' },
+    plugins: [builtinImportsAsRequire, ...common.plugins],
+    banner: snapshotRequire(),
+  },
 ];
-for (const { file, ...minify } of variants) {
+for (const { file, banner = '', ...options } of variants) {
   // Written beside the target and renamed, so nothing ever runs half a file.
   const tmp = `${file}.${process.pid}.tmp`;
-  await build({ ...common, ...minify, entryPoints: [join(root, 'src/main.ts')], outfile: tmp, banner: { js: '#!/usr/bin/env node' } });
+  await build({ ...common, ...options, entryPoints: [join(root, 'src/main.ts')], outfile: tmp, banner: { js: `#!/usr/bin/env node\n${banner}` } });
   chmodSync(tmp, 0o755);
   renameSync(tmp, file);
 }

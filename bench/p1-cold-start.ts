@@ -1,16 +1,17 @@
 // P1 cold start: `--version` and `plan` (file source) of the plain bundle and of the single executable, each
 // against `node -e 0` of the same Node, measured side by side with hyperfine (-N, warmup, rounds). Also the
-// instructions each executes (callgrind), which the machine's load does not change.
+// instructions each executes (callgrind), which the machine's load does not change. With --baseline DIR, the
+// single executable kept in DIR (an earlier commit's) is measured beside today's in the same hyperfine runs.
 //
-//   node bench/out/p1-cold-start.js [--quick] [--json FILE]
+//   node bench/out/p1-cold-start.js [--quick] [--baseline DIR] [--json FILE]
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { embeddedNodeVersion, strippedNodePath } from './lib/sea.js';
+import { baselineSea, embeddedNodeVersion, evictFromPageCache, strippedNodePath } from './lib/sea.js';
 import { BUNDLE, SEA_X64, benchArgs, callgrindInstructions, cleanEnv, hyperfine, log, median, round, stats, which, writeResult, type HyperfineCommand } from './lib/common.js';
 
-const args = benchArgs({ 'no-sea': { type: 'boolean', default: false }, rounds: { type: 'string' }, runs: { type: 'string' } });
+const args = benchArgs({ 'no-sea': { type: 'boolean', default: false }, rounds: { type: 'string' }, runs: { type: 'string' }, baseline: { type: 'string' } });
 const quick = args.quick;
 const rounds = Number(args.values.rounds ?? (quick ? 1 : 3));
 const runs = Number(args.values.runs ?? (quick ? 5 : 7));
@@ -40,6 +41,8 @@ tasks:
   const sea = !args.values['no-sea'] && existsSync(SEA_X64) && node22 ? SEA_X64 : undefined;
   const notes: string[] = [];
   if (!sea) notes.push(`single executable rows skipped: ${args.values['no-sea'] ? '--no-sea (quick run without a built single executable; `npm run build:sea`)' : `${SEA_X64} or its cached Node 22 is missing (npm run build:sea)`}`);
+  const before = node22 ? baselineSea(args.values.baseline as string | undefined) : {};
+  if (before.note) notes.push(before.note);
 
   const commands: HyperfineCommand[] = [
     { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
@@ -53,6 +56,8 @@ tasks:
       { name: 'sea plan', argv: [sea, ...plan] },
     );
   }
+  if (before.path && node22) commands.push({ name: 'before --version', argv: [before.path, '--version'] }, { name: 'before plan', argv: [before.path, ...plan] });
+  evictFromPageCache([node22, sea, before.path]);
   log(`p1: hyperfine, ${commands.length} commands, ${rounds} round(s) x ${runs} runs (warmup ${warmup})`);
   const measured = await hyperfine(commands, { runs, warmup, rounds, env: cleanEnv() });
   const by = new Map(measured.map((m) => [m.name, m]));
@@ -83,6 +88,10 @@ tasks:
     rows['sea --version'] = row('sea --version', 'node22 -e 0');
     rows['sea plan'] = row('sea plan', 'node22 -e 0');
   }
+  if (before.path && node22) {
+    rows['before --version'] = row('before --version', 'node22 -e 0');
+    rows['before plan'] = row('before plan', 'node22 -e 0');
+  }
 
   // Instruction counts: slow under valgrind (seconds per command), so the full run only.
   const instructions: Record<string, number | undefined> = {};
@@ -90,6 +99,7 @@ tasks:
     // The single executable's rows only: the goal's, and the bundle on Node 20 takes long under valgrind.
     const targets: [string, string[]][] = [];
     if (sea && node22) targets.push(['node22 -e 0', [node22, '-e', '0']], ['sea --version', [sea, '--version']], ['sea plan', [sea, ...plan]]);
+    if (before.path) targets.push(['before --version', [before.path, '--version']], ['before plan', [before.path, ...plan]]);
     for (const [name, argv] of targets) {
       log(`p1: callgrind ${name}`);
       instructions[name] = await callgrindInstructions(argv);
@@ -101,12 +111,14 @@ tasks:
     ['bundle --version', 'node postjoin.cjs --version', 'node -e 0'],
     ['sea --version', 'sea --version', 'node22 -e 0'],
     ['sea plan', 'sea plan', 'node22 -e 0'],
+    ['before --version', 'before --version', 'node22 -e 0'],
+    ['before plan', 'before plan', 'node22 -e 0'],
   ] as const) {
     const x = ir(a, b);
     if (x !== undefined) instructionRatios[label] = x;
   }
 
-  const result = { rounds, runs, warmup, node: process.version, node22: node22 ? `${embeddedNodeVersion()} (the single executable's own, stripped)` : undefined, rows, instructions, instructionRatios, notes };
+  const result = { rounds, runs, warmup, node: process.version, node22: node22 ? `${embeddedNodeVersion()} (the single executable's own, stripped)` : undefined, baseline: before.path, rows, instructions, instructionRatios, notes };
   for (const [k, v] of Object.entries(rows)) log(`p1: ${k.padEnd(24)} ${v.ratio}x ${v.baseline} (rounds ${v.ratioPerRound.join(', ')}; CPU ${v.cpuRatio}x; median ${v.wallMs.median} ms)`);
   await writeResult(args.json, result);
 } finally {

@@ -1,19 +1,20 @@
 // P5 memory: peak RSS (GNU time -v, "Maximum resident set size") of a 20-task `run` on the file source, and of
 // `plan` on the DescribeInstances path (IMDS emulator with tags not in metadata, EC2 emulator, dummy
-// credentials), each beside `node -e 0` of the same Node in the same run. The plan's CPU time is kept too: it is
-// what one simulated node of P6 would cost as a process of its own.
+// credentials), each beside `node -e 0` of the same Node in the same run, and with --baseline DIR beside the
+// single executable kept in DIR. The plan's CPU time is kept too: it is what one simulated node of P6 would
+// cost as a process of its own.
 //
-//   node bench/out/p5-memory.js [--quick] [--no-sea] [--json FILE]
+//   node bench/out/p5-memory.js [--quick] [--no-sea] [--baseline DIR] [--json FILE]
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEc2Server } from '../test/emulators/ec2-server.js';
 import { startImdsServer } from '../test/emulators/imds-server.js';
-import { strippedNodePath } from './lib/sea.js';
+import { baselineSea, evictFromPageCache, strippedNodePath } from './lib/sea.js';
 import { BUNDLE, SEA_X64, benchArgs, cleanEnv, log, median, round, stats, timeV, writeResult, type TimeV } from './lib/common.js';
 
-const args = benchArgs({ 'no-sea': { type: 'boolean', default: false } });
+const args = benchArgs({ 'no-sea': { type: 'boolean', default: false }, baseline: { type: 'string' } });
 const repeats = args.quick ? 1 : 3;
 const INSTANCE = 'i-0b0e0f0a0c0d01234';
 
@@ -33,7 +34,8 @@ try {
   const fileConfig = join(dir, 'file.yaml');
   await writeFile(fileConfig, `sources: [file]\ntasksDir: ${dir}/tasks.d\nimds: { enabled: false }\nreadiness: { units: [], kubeletHealthz: null, containerd: false }\n`);
   const tagsConfig = join(dir, 'tags.yaml');
-  await writeFile(tagsConfig, `sources: [tags]\nimds: { enabled: true, budget: 30s }\nreadiness: { units: [], kubeletHealthz: null, containerd: false }\n`);
+  // A unit task from tags needs policy.units to name it (issue 11).
+  await writeFile(tagsConfig, `sources: [tags]\nimds: { enabled: true, budget: 30s }\nreadiness: { units: [], kubeletHealthz: null, containerd: false }\npolicy: { units: [amazon-cloudwatch-agent.service] }\n`);
   // Never the real IMDS or EC2: both endpoints are the emulators, the credentials are dummies, and no
   // config file from this machine's ~/.aws is read.
   const awsEnv = cleanEnv({
@@ -59,6 +61,15 @@ try {
       { name: 'sea plan, DescribeInstances', argv: [sea, 'plan', '--config', tagsConfig, '--output', 'json'], env: awsEnv, check: planHasTags },
     );
   }
+  const before = node22 ? baselineSea(args.values.baseline as string | undefined) : {};
+  if (before.path) {
+    cases.push(
+      { name: 'before run, 20 tasks', argv: [before.path, 'run', '--config', fileConfig, '--state-dir', join(dir, 'state-before')] },
+      { name: 'before plan, DescribeInstances', argv: [before.path, 'plan', '--config', tagsConfig, '--output', 'json'], env: awsEnv, check: planHasTags },
+    );
+  }
+  // Every executable from the same page-cache state (lib/sea.ts says why).
+  evictFromPageCache([node22, sea, before.path]);
 
   const samples = new Map<string, TimeV[]>(cases.map((c) => [c.name, []]));
   // Interleaved: each repeat runs every case once, so load changes hit all of them alike.
@@ -85,6 +96,10 @@ try {
   if (sea) {
     ratios['sea run, 20 tasks'] = round(rss('sea run, 20 tasks') / rss('node22 -e 0'));
     ratios['sea plan, DescribeInstances'] = round(rss('sea plan, DescribeInstances') / rss('node22 -e 0'));
+  }
+  if (before.path) {
+    ratios['before run, 20 tasks'] = round(rss('before run, 20 tasks') / rss('node22 -e 0'));
+    ratios['before plan, DescribeInstances'] = round(rss('before plan, DescribeInstances') / rss('node22 -e 0'));
   }
   // What the peak is made of: one more run of each case with a preload that reads /proc/self/status and the V8
   // heap at exit. File-backed pages are the executable's own (text, read-only data, the single executable's
@@ -115,7 +130,8 @@ try {
     /** At exit, from /proc/self/status and V8 (one extra run each, with a preload): what the peak is made of. */
     composition,
     ec2Calls,
-    notes: sea ? [] : ['single executable rows skipped (not built; npm run build:sea)'],
+    baseline: before.path,
+    notes: [...(sea ? [] : ['single executable rows skipped (not built; npm run build:sea)']), ...(before.note ? [before.note] : [])],
   };
   for (const [k, v] of Object.entries(rows)) log(`p5: ${k.padEnd(32)} max RSS ${v.maxRssMB.median} MB (${v.maxRssMB.min}-${v.maxRssMB.max}), CPU ${v.cpuMs.median} ms`);
   await writeResult(args.json, result);

@@ -76,7 +76,8 @@ async function simulate(name: string, tagsInMetadata: boolean) {
   });
   for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION']) delete process.env[k];
   const config = parseConfig(
-    { sources: ['tags'], imds: { enabled: true, budget: '2m' }, readiness: { units: [], kubeletHealthz: null, containerd: false } },
+    // A unit task from tags needs policy.units to name it (issue 11); the fleet's tags hold one.
+    { sources: ['tags'], imds: { enabled: true, budget: '2m' }, readiness: { units: [], kubeletHealthz: null, containerd: false }, policy: { units: ['amazon-cloudwatch-agent.service'] } },
     'bench/p6 (inline)',
   );
   const log = silentLogger();

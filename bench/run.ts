@@ -1,10 +1,12 @@
-// The benchmark suite's orchestrator (`npm run bench [-- --quick] [-- --only p1,p6] [-- --profile]`): builds
+// The benchmark suite's orchestrator (`npm run bench [-- --quick] [-- --only p1,p6] [-- --profile] [-- --baseline DIR]`): builds
 // what it measures, runs each benchmark as a process of its own (one at a time: they all measure time on the
 // same 2 cores), and writes the results with the machine they ran on. A full run writes bench/results.json and bench/results.md
-// (committed); a quick or partial run writes bench/out/results.{json,md} (not committed).
+// (committed); a quick or partial run writes bench/out/results.{json,md} (not committed). --baseline DIR names
+// a directory of artifacts kept from an earlier commit (postjoin-linux-x64 and its sea-manifest.json): P1, P3
+// and P5 measure that single executable too, in the same run, as the "before" of each goal figure.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, SEA_X64, BUNDLE, cleanEnv, exec, execOk, log, machine, round, type Machine } from './lib/common.js';
 import { goals, renderMarkdown, type Goal } from './lib/report.js';
@@ -24,6 +26,8 @@ export interface Results {
   startedAt: string;
   totalSeconds: number;
   machine: Machine & { loadAverageAtEnd: number[]; embeddedNode: string };
+  /** The --baseline directory, when one was measured beside today's build. */
+  baseline?: string;
   sizes: Record<string, number | string | boolean>;
   benchmarks: Record<string, BenchRecord>;
   goals?: Goal[];
@@ -32,7 +36,7 @@ export interface Results {
 const BENCHMARKS: { id: string; title: string; file: string; sea?: boolean; timeoutS: number }[] = [
   { id: 'p1', title: 'cold start', file: 'p1-cold-start.js', sea: true, timeoutS: 300 },
   { id: 'p2', title: 'readiness reaction', file: 'p2-readiness.js', timeoutS: 300 },
-  { id: 'p3', title: 'per-task overhead', file: 'p3-per-task.js', timeoutS: 240 },
+  { id: 'p3', title: 'per-task overhead', file: 'p3-per-task.js', sea: true, timeoutS: 300 },
   { id: 'p4', title: 'parallel pre-pull', file: 'p4-pull.js', timeoutS: 300 },
   { id: 'p5', title: 'memory', file: 'p5-memory.js', sea: true, timeoutS: 180 },
   { id: 'p6', title: 'fleet simulation', file: 'p6-fleet.js', timeoutS: 420 },
@@ -45,8 +49,14 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     // P3 also profiles a 100-task run (its own log and a CPU profile): where the per-task time goes.
     profile: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
+const baseline = values.baseline ? resolve(values.baseline) : undefined;
+if (baseline && !existsSync(join(baseline, 'postjoin-linux-x64'))) {
+  log(`bench: --baseline ${baseline} holds no postjoin-linux-x64`);
+  process.exit(2);
+}
 const quick = values.quick === true;
 const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
 const partial = quick || only !== undefined;
@@ -84,7 +94,14 @@ const benchmarks: Record<string, BenchRecord> = {};
 for (const b of BENCHMARKS) {
   if (only && !only.has(b.id)) continue;
   const json = join(outDir, `${b.id}.json`);
-  const argv = [join(outDir, b.file), '--json', json, ...(quick ? ['--quick'] : []), ...(b.sea && !sea ? ['--no-sea'] : []), ...(b.id === 'p3' && values.profile ? ['--profile'] : [])];
+  const argv = [
+    join(outDir, b.file),
+    ...['--json', json],
+    ...(quick ? ['--quick'] : []),
+    ...(b.sea && !sea ? ['--no-sea'] : []),
+    ...(b.sea && baseline ? ['--baseline', baseline] : []),
+    ...(b.id === 'p3' && values.profile ? ['--profile'] : []),
+  ];
   log(`bench: ${b.id} ${b.title}`);
   const t0 = Date.now();
   const child = await runInherited(process.execPath, ['--enable-source-maps', ...argv], b.timeoutS * 1000);
@@ -106,8 +123,8 @@ for (const arch of ['x64', 'arm64'] as const) {
   if (existsSync(file)) sizes[`sea${arch === 'x64' ? 'X64' : 'Arm64'}Bytes`] = statSync(file).size;
 }
 try {
-  const manifest = JSON.parse(await readFile(join(ROOT, 'dist/sea-manifest.json'), 'utf8')) as { arches: Record<string, { codeCache?: boolean }> };
-  for (const [arch, e] of Object.entries(manifest.arches)) sizes[`sea${arch === 'x64' ? 'X64' : 'Arm64'}CodeCache`] = e.codeCache === true;
+  const manifest = JSON.parse(await readFile(join(ROOT, 'dist/sea-manifest.json'), 'utf8')) as { arches: Record<string, { snapshot?: boolean }> };
+  for (const [arch, e] of Object.entries(manifest.arches)) sizes[`sea${arch === 'x64' ? 'X64' : 'Arm64'}Snapshot`] = e.snapshot === true;
 } catch {
   // no single executable built
 }
@@ -117,6 +134,7 @@ const results: Results = {
   startedAt,
   totalSeconds: round((Date.now() - started) / 1000, 1),
   machine: { ...m, loadAverageAtEnd: machine().loadAverage, embeddedNode: embeddedNodeVersion() },
+  ...(baseline ? { baseline } : {}),
   sizes,
   benchmarks,
 };
