@@ -30,8 +30,15 @@ export async function run(ctx: VerbContext): Promise<number> {
   // The run's one stop signal (SIGTERM, SIGINT, runTimeout). Every wait gets it, before the tasks (IMDS, EC2,
   // readiness) as during them, and ends at once with a stop: exit 1, the state recorded.
   const stopper = new AbortController();
+  // What the run is doing, for the signal's line: it says what the signal stops (a wait, the tasks, the report).
+  let doing = 'loading the config';
+  let phase: 'before' | 'tasks' | 'after' = 'before';
+  let reporting = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    log.warn(`received ${sig}; stopping the running task and recording state`);
+    if (phase === 'before') log.warn(`received ${sig} while ${doing}; no task will start, recording state`);
+    else if (phase === 'tasks') log.warn(`received ${sig}; stopping the running task and recording state`);
+    else if (reporting) log.warn(`received ${sig} while reporting the result to the Node; the result is already saved: ending the report`);
+    else log.warn(`received ${sig} while finishing; the result is already saved`);
     stopper.abort(StopReason.signal(sig));
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
@@ -61,7 +68,6 @@ export async function run(ctx: VerbContext): Promise<number> {
   let message: string | undefined;
   let deadline: NodeJS.Timeout | undefined;
   const stop = stopper.signal;
-  let doing = 'loading the config';
   // Cluster handoff (design §4): known once the config is; a config that cannot be read cannot be reported.
   let config: AgentConfig | undefined;
   let handoff: Handoff | undefined;
@@ -92,6 +98,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     doing = 'waiting for readiness';
     await waitUntilReady(probesFor(config, host), { log, notify, stop, timeoutMs: config.readiness.timeoutMs });
     handoff.report.running(`${tasks} task(s)`); // beside the run: never delays the first task
+    phase = 'tasks';
     outcome = await runPlan(plan, { config, log, host, instanceId, recorder, notify, stop, contextEnv: await context });
     exitCode = outcome.exitCode;
     message = outcome.message;
@@ -112,6 +119,7 @@ export async function run(ctx: VerbContext): Promise<number> {
       if (exitCode === ExitCode.ok) exitCode = ExitCode.taskFailed;
     }
     // The result is on disk first; the report (and for exits 2 and 4 the readiness it needs) comes after.
+    [phase, reporting] = ['after', Boolean(handoff?.report.on)];
     await readyToReport(error, handoff, config, { log, stop, host, notify });
     if (deadline) clearTimeout(deadline);
     const end = { exitCode, ...(message ? { message } : {}), error, tasks: recorder.state.tasks, ...(outcome ? { counts: outcome.counts } : {}), stop };

@@ -63,6 +63,11 @@ t.test('SIGTERM while the final report hangs: the report is cut 5 s after the si
   t.ok(ms > 4000, `but it gave the report its 5 s (${ms} ms)`);
   t.equal(r.code, 0, 'the tasks succeeded: exit 0');
   t.match(
+    warnings(r).filter((w) => w.startsWith('received SIGTERM')),
+    [/^received SIGTERM while reporting the result to the Node; the result is already saved: ending the report$/],
+    'the signal line says what it stops: the report, not a task (none is running)',
+  );
+  t.match(
     warnings(r).filter((w) => !w.startsWith('received SIGTERM')),
     [/^could not report to Node .*the 5s allowed after the stop signal passed.*the run's result and exit code are unchanged$/],
     'one warning about the report',

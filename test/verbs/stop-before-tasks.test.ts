@@ -44,6 +44,10 @@ async function verdict(t: Test, n: Awaited<ReturnType<typeof node>>, r: CliResul
   t.equal(r.code, 1, r.stdout.slice(-2500));
   t.match(logLines(r.stdout).filter((l) => l.level === 'error').at(-1), { msg: new RegExp(message.source.replace(/\$$/, '; no task was started$')) });
   await t.rejects(readFile(n.marker), 'no task ran');
+  // No task is running yet, so the signal's line says what it stops (a stop by the deadline has no such line).
+  for (const l of logLines(r.stdout).filter((l) => /^received SIG/.test(String(l.msg)))) {
+    t.match(String(l.msg), /^received SIGTERM while (loading the config|reading the task sources|reading the instance ID|waiting for readiness); no task will start, recording state$/);
+  }
   const s = await n.cli(['status', '--output', 'json']);
   t.equal(s.code, 1);
   t.match(JSON.parse(s.stdout), { result: 'failed', message });
