@@ -22,7 +22,8 @@ class StateWriteFailed extends Error {}
 
 /**
  * Runs the plan's steps in order. An essential failure stops the run (later steps stay `not-run`); a group
- * lets its running members finish but starts no new ones. State is written before and after every task.
+ * lets its running members finish but starts no new ones. State is written before and after every task; after
+ * the first of a run (or of a group), a task's start rides in the previous task's final record (issue 14).
  */
 export async function runPlan(plan: Plan, deps: PlanRunDeps): Promise<PlanOutcome> {
   const counts: PlanOutcome['counts'] = { succeeded: 0, failed: 0, continued: 0, 'skipped-done': 0, 'not-run': 0 };
@@ -32,11 +33,14 @@ export async function runPlan(plan: Plan, deps: PlanRunDeps): Promise<PlanOutcom
     for (const [i, step] of plan.steps.entries()) {
       if (deps.stop.aborted) {
         stopMessage ??= `${reasonOf(deps.stop)} before task "${step.name}"`;
+        // The previous task's record may have marked this one as running; it never started.
+        if (!isGroup(step)) deps.recorder.update(step.name, { status: 'not-run', startedAt: undefined });
         break;
       }
       const label = `${step.name} (${i + 1}/${total})`;
       deps.notify.status(`task ${i + 1}/${total} ${step.name}`);
-      const failed = isGroup(step) ? await runGroup(step, label, deps, counts) : await runOne(step, label, deps, counts);
+      const next = plan.steps[i + 1];
+      const failed = isGroup(step) ? await runGroup(step, label, deps, counts) : await runOne(step, label, deps, counts, next && !isGroup(next) ? next : undefined);
       if (failed) {
         // A stop fails whatever was running; the run's message leads with the stop, not with its symptom.
         stopMessage = deps.stop.aborted ? `${reasonOf(deps.stop)} during ${isGroup(step) ? 'group' : 'task'} "${step.name}"` : `task "${step.name}" failed: ${failed}`;
@@ -58,11 +62,15 @@ export async function runPlan(plan: Plan, deps: PlanRunDeps): Promise<PlanOutcom
   return stopMessage ? { exitCode: 1, counts, message: stopMessage } : { exitCode: 0, counts };
 }
 
-/** Returns the error when the task failed and stops the run; undefined otherwise. */
-async function runOne(task: SimpleTask, label: string, deps: PlanRunDeps, counts: PlanOutcome['counts']): Promise<string | undefined> {
+/**
+ * Returns the error when the task failed and stops the run; undefined otherwise. `next`, the task that runs
+ * after this one, gets its "running" marker in this task's final record, one state write instead of two.
+ */
+async function runOne(task: SimpleTask, label: string, deps: PlanRunDeps, counts: PlanOutcome['counts'], next?: SimpleTask): Promise<string | undefined> {
   const r = deps.recorder;
   // The "running" marker only matters if the agent dies mid-task; a task that is already done never runs.
-  if (!isDone(task, r.done, deps.instanceId)) {
+  // It is written here unless the previous task's record carried it.
+  if (!isDone(task, r.done, deps.instanceId) && r.state.tasks.find((t) => t.name === task.name)?.status !== 'running') {
     r.update(task.name, { status: 'running', startedAt: new Date().toISOString() });
     await save(r, false);
   }
@@ -78,7 +86,14 @@ async function runOne(task: SimpleTask, label: string, deps: PlanRunDeps, counts
   });
   if (outcome.status === 'succeeded' && task.once) r.markDone(task.name, task.hash);
   if (outcome.status === 'failed' || outcome.status === 'continued') r.forget(task.name);
-  await save(r, outcome.status !== 'skipped-done');
+  const marksNext = next !== undefined && outcome.status !== 'failed' && !deps.stop.aborted && !isDone(next, r.done, deps.instanceId);
+  if (marksNext) r.update(next.name, { status: 'running', startedAt: new Date().toISOString() });
+  try {
+    await save(r, outcome.status !== 'skipped-done');
+  } catch (err) {
+    if (marksNext) r.update(next.name, { status: 'not-run', startedAt: undefined });
+    throw err;
+  }
   return outcome.status === 'failed' ? outcome.error ?? 'failed' : undefined;
 }
 

@@ -93,7 +93,6 @@ export async function run(ctx: VerbContext): Promise<number> {
     throwIfStopped(stop, doing);
     recorder.setInstanceId(instanceId);
     await recorder.save();
-    void host.process.preload().catch(() => {}); // off the path from readiness to the first task's spawn
     const context = taskContext(config, handoff, imds, { log, stop });
     doing = 'waiting for readiness';
     await waitUntilReady(probesFor(config, host), { log, notify, stop, timeoutMs: config.readiness.timeoutMs });

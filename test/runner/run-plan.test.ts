@@ -203,6 +203,19 @@ t.test('when state cannot be written, the run stops before the next task', async
   t.ok(mem.messages().some((m) => /cannot write the state file: ENOENT.*; stopping so that no task runs unrecorded/.test(m)));
 });
 
+t.test('a record that cannot be written leaves the next task not-run, not marked running', async (t) => {
+  const stateDir = await scratch();
+  const plan = planFrom(`${HEADER}tasks:\n  - { name: wipes-state, script: "rm -rf ${stateDir}" }\n  - { name: next, once: false, exec: { command: /bin/true } }\n`);
+  const mem = memoryLogger();
+  const recorder = new RunRecorder(await StateStore.open(stateDir, mem.log), undefined);
+  recorder.setPlan(plan);
+  recorder.setInstanceId('i-test');
+  const outcome = await runPlan(plan, { config: config(), log: mem.log, host: createHost(), instanceId: 'i-test', recorder, notify: noNotify, stop: new AbortController().signal });
+  t.match(outcome, { exitCode: 1, message: /^cannot write the state file/, counts: { succeeded: 1, 'not-run': 1 } });
+  t.match(recorder.state.tasks, [{ name: 'wipes-state', status: 'succeeded' }, { name: 'next', status: 'not-run', attempts: 0 }]);
+  t.notOk(recorder.state.tasks[1]?.startedAt, 'no start time for a task that never started');
+});
+
 t.test('a task kind that ignores its signal cannot hang the run', async (t) => {
   const { taskKinds } = await import('../../src/kinds/registry.js');
   const { defineKind } = await import('../../src/kinds/kind.js');

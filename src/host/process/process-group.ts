@@ -1,5 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { pollUntil } from '../../base/retry.js';
 import { LineSplitter } from './line-splitter.js';
 
@@ -43,18 +44,11 @@ export interface ProcessOutcome {
 
 const MAX_LINE = 8 * 1024;
 
-let execaModule: Promise<typeof import('execa')> | undefined;
-/**
- * execa is about a hundred modules that `plan`, `validate` and `status` never use, so it is loaded on first
- * need. `run` calls this while it waits for readiness, so the first task does not pay for it either.
- */
-export function loadProcessRunner(): Promise<typeof import('execa')> {
-  execaModule ??= import('execa');
-  return execaModule;
-}
 /** Lets the last output arrive after the leader exits, without waiting for a daemon that holds the pipe. */
 const DRAIN_AFTER_EXIT_MS = 100;
 export const MARKER_ENV = 'POSTJOIN_TASK_RUN';
+
+type Ended = { exitCode: number | null; signal: string | null } | { spawnError: string };
 
 /**
  * systemd's per-service variables address the agent's own unit: with NotifyAccess=all, any program holding
@@ -73,7 +67,8 @@ export function inheritedEnv(env: NodeJS.ProcessEnv = process.env): Record<strin
 /**
  * Runs a command as the leader of its own process group, which is what lets a timeout kill the whole
  * tree (design §5). Every process it starts inherits a marker in its environment, so whatever outlives
- * the task, even after `setsid`, can be found and reported.
+ * the task, even after `setsid`, can be found and reported. node:child_process directly, not a wrapper: this
+ * is all a task needs (detached, two pipes, the environment), and each task costs less CPU (issue 14).
  */
 export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutcome> {
   const marker = randomUUID();
@@ -81,24 +76,30 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
     stdout: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stdout', l, t)),
     stderr: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stderr', l, t)),
   };
-  const { execa } = await loadProcessRunner();
-  const child = execa(spec.command, [...spec.args], {
-    detached: true,
-    cleanup: false,
-    buffer: false,
-    reject: false,
-    stdin: 'ignore',
-    env: { ...inheritedEnv(), ...spec.env, [MARKER_ENV]: marker },
-    extendEnv: false,
-    cwd: spec.cwd,
-    stripFinalNewline: false,
-  });
+  const env = { ...inheritedEnv(), ...spec.env, [MARKER_ENV]: marker };
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.command, [...spec.args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env, ...(spec.cwd ? { cwd: spec.cwd } : {}) });
+  } catch (err) {
+    // Thrown at once for what can never start (a NUL in an argument, an empty command, E2BIG).
+    return { exitCode: null, signal: null, spawnError: await failure(err, spec.cwd), killed: false, leftovers: [] };
+  }
   const pid = child.pid;
   child.stdout?.on('data', (c: Buffer) => {
     if (spec.discardStdout?.()) spec.onDropped?.(c.length);
     else splitters.stdout.push(c);
   });
   child.stderr?.on('data', (c: Buffer) => splitters.stderr.push(c));
+  const closed = [child.stdout, child.stderr].map((s) => {
+    if (!s) return undefined;
+    s.on('error', () => {}); // a pipe's read error ends in its close like any other end; the exit says how it went
+    return s.closed ? undefined : new Promise<void>((r) => s.once('close', () => r()));
+  });
+  const ended = new Promise<Ended>((resolve) => {
+    // A spawn that fails (ENOENT, EACCES, a bad cwd) emits 'error' and never 'exit'.
+    child.once('error', (err) => void failure(err, spec.cwd).then((spawnError) => resolve({ spawnError })));
+    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+  });
 
   let killed = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -111,14 +112,15 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
   if (spec.signal.aborted) onAbort();
   else spec.signal.addEventListener('abort', onAbort, { once: true });
 
-  child.once('exit', () => {
-    setTimeout(() => {
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-    }, DRAIN_AFTER_EXIT_MS).unref();
-  });
-
-  const result = await child;
+  const end = await ended;
+  // The pipes close when their last writer does, which a daemon the task started may never do: after the
+  // leader exits they get a moment for the last output, then are destroyed.
+  const drain = setTimeout(() => {
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  }, 'spawnError' in end ? 0 : DRAIN_AFTER_EXIT_MS);
+  await Promise.all(closed);
+  clearTimeout(drain);
   spec.signal.removeEventListener('abort', onAbort);
   splitters.stdout.end();
   splitters.stderr.end();
@@ -132,20 +134,29 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
   }
   if (killTimer) clearTimeout(killTimer);
 
-  const spawnError = spawnFailure(result);
   return {
-    exitCode: result.exitCode ?? null,
-    signal: result.signal ?? null,
-    ...(spawnError ? { spawnError } : {}),
+    ...('spawnError' in end ? { exitCode: null, signal: null, spawnError: end.spawnError } : end),
     killed,
     leftovers: pid === undefined ? [] : await findMarkedProcesses(marker, pid),
     ...(pid === undefined ? {} : { pid }),
   };
 }
 
-function spawnFailure(result: { exitCode?: number; signal?: string; failed: boolean; code?: string; originalMessage?: string }): string | undefined {
-  if (!result.failed || result.exitCode !== undefined || result.signal !== undefined) return undefined;
-  return result.code ? `${result.code}: ${result.originalMessage ?? ''}`.trim() : result.originalMessage;
+/**
+ * `CODE: message`, as tasks have always reported it. A missing or non-directory cwd fails as ENOENT or ENOTDIR
+ * of the spawn, which reads as if the program were missing: the cwd is named first (the words execa used).
+ */
+async function failure(err: unknown, cwd: string | undefined): Promise<string> {
+  const e = err as NodeJS.ErrnoException;
+  let message = String(e?.message ?? err);
+  if (cwd && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) {
+    const why = await stat(cwd).then(
+      (st) => (st.isDirectory() ? undefined : `The "cwd" option is not a directory: ${cwd}.`),
+      (statErr: Error) => `The "cwd" option is invalid: ${cwd}.\n${statErr.message}`,
+    );
+    if (why) message = `${why}\n${message}`;
+  }
+  return e.code ? `${e.code}: ${message}` : message;
 }
 
 function signalGroup(pgid: number, sig: NodeJS.Signals): void {

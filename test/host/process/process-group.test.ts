@@ -56,6 +56,20 @@ t.test('a command that cannot start reports why', async (t) => {
   t.equal(r.exitCode, null);
 });
 
+t.test('a missing or non-directory cwd is named, not reported as a missing program', async (t) => {
+  const missing = await runInProcessGroup({ command: '/bin/true', args: [], cwd: '/nonexistent/dir', signal: new AbortController().signal, onLine: () => {} });
+  t.match(missing.spawnError, /^ENOENT: The "cwd" option is invalid: \/nonexistent\/dir\.\n.*\nspawn \/bin\/true ENOENT$/);
+  const file = await runInProcessGroup({ command: '/bin/true', args: [], cwd: '/etc/passwd', signal: new AbortController().signal, onLine: () => {} });
+  t.match(file.spawnError, /^ENOTDIR: The "cwd" option is not a directory: \/etc\/passwd\./);
+  t.equal(file.exitCode, null);
+});
+
+t.test('what Node refuses before starting anything is a spawn error too, not a throw', async (t) => {
+  const r = await runInProcessGroup({ command: '/bin/true', args: [], env: { X: 'a\0b' }, signal: new AbortController().signal, onLine: () => {} });
+  t.match(r.spawnError, /^ERR_INVALID_ARG_VALUE: /);
+  t.same({ exitCode: r.exitCode, killed: r.killed, leftovers: r.leftovers }, { exitCode: null, killed: false, leftovers: [] });
+});
+
 t.test('abort kills the whole tree, including a grandchild that ignores SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-pg-'));
   const pidFile = join(dir, 'grandchild.pid');
