@@ -70,7 +70,7 @@ try {
     };
   }
 
-  // The mechanisms alone, in a Node process of its own (spawn, execa, the two state writes), per operation.
+  // The mechanisms alone, in a Node process of its own (spawn, postjoin's process group, the two state writes), per operation.
   const breakdown = await execOk(process.execPath, [fileURLToPath(new URL('p3-breakdown.js', import.meta.url)), join(dir, 'state-breakdown')], { env: cleanEnv() });
   diagnostics.mechanismsMs = JSON.parse(breakdown.stdout) as Record<string, number>;
 
