@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { pollUntil } from '../../base/retry.js';
 import { LineSplitter } from './line-splitter.js';
 
@@ -183,12 +184,15 @@ async function waitForGroupGone(pgid: number, ms: number): Promise<void> {
 
 /**
  * Finds live processes carrying the task's marker. Only PIDs from the leader's upward are read: descendants
- * are allocated later, and this keeps the scan to a handful of files per task.
+ * are allocated later, and this keeps the scan to a handful of files per task (more where the PID counter has
+ * wrapped, as on a host with the default pid_max of 32768). Synchronous on purpose: /proc is not a disk, its
+ * reads do not wait on I/O, and each async read is four thread-pool round trips; async, this scan cost about
+ * 3 ms of CPU per task here, synchronous 0.2 ms (docs/performance.md, P3).
  */
 export async function findMarkedProcesses(marker: string, leaderPid: number): Promise<EscapedProcess[]> {
   let entries: string[];
   try {
-    entries = await readdir('/proc');
+    entries = readdirSync('/proc');
   } catch {
     return [];
   }
@@ -198,11 +202,11 @@ export async function findMarkedProcesses(marker: string, leaderPid: number): Pr
     const pid = Number(e);
     if (!Number.isInteger(pid) || pid < leaderPid || pid === process.pid) continue;
     try {
-      const env = await readFile(`/proc/${pid}/environ`, 'latin1');
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
       if (!env.includes(needle)) continue;
-      const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
       if (/\) Z /.test(stat)) continue; // a zombie is already dead, only not yet reaped
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean).join(' ');
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
       found.push({ pid, command: cmdline.slice(0, 200) });
     } catch {
       // It exited while we looked, or is not ours to read.
