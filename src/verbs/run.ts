@@ -31,13 +31,13 @@ export async function run(ctx: VerbContext): Promise<number> {
   // readiness) as during them, and ends at once with a stop: exit 1, the state recorded.
   const stopper = new AbortController();
   // What the run is doing, for the signal's line: it says what the signal stops (a wait, the tasks, the report).
+  // `handoff` is read only once the phase is 'after', by when it is assigned.
   let doing = 'loading the config';
   let phase: 'before' | 'tasks' | 'after' = 'before';
-  let reporting = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (phase === 'before') log.warn(`received ${sig} while ${doing}; no task will start, recording state`);
     else if (phase === 'tasks') log.warn(`received ${sig}; stopping the running task and recording state`);
-    else if (reporting) log.warn(`received ${sig} while reporting the result to the Node; the result is already saved: ending the report`);
+    else if (handoff?.report.on) log.warn(`received ${sig} while reporting the result to the Node; the result is already saved: ending the report`);
     else log.warn(`received ${sig} while finishing; the result is already saved`);
     stopper.abort(StopReason.signal(sig));
   };
@@ -118,7 +118,7 @@ export async function run(ctx: VerbContext): Promise<number> {
       if (exitCode === ExitCode.ok) exitCode = ExitCode.taskFailed;
     }
     // The result is on disk first; the report (and for exits 2 and 4 the readiness it needs) comes after.
-    [phase, reporting] = ['after', Boolean(handoff?.report.on)];
+    phase = 'after';
     await readyToReport(error, handoff, config, { log, stop, host, notify });
     if (deadline) clearTimeout(deadline);
     const end = { exitCode, ...(message ? { message } : {}), error, tasks: recorder.state.tasks, ...(outcome ? { counts: outcome.counts } : {}), stop };
