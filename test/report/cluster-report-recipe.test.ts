@@ -1,5 +1,6 @@
-// The cluster-handoff recipe (packaging/examples/cluster-handoff): the NodeReadinessRule, the Karpenter NodePool
-// and the nodeadm NodeConfig agree on one taint and one label, the rule waits for the condition postjoin writes
+// The cluster-handoff recipe (packaging/examples/cluster-handoff): the NodeReadinessRules, the Karpenter NodePool
+// and the nodeadm NodeConfig agree on one taint and their labels (test/packaging/examples-crd.test.ts checks them
+// against the CRDs), the rule waits for the condition postjoin writes
 // by default, the NodeConfig goes through `postjoin render-userdata`, and the README's kubectl one-liners
 // work (the real kubectl against the API stand-in, after real reports).
 import { readFile } from 'node:fs/promises';
@@ -23,8 +24,9 @@ const LABEL = ['postjoin.io/handoff', 'true'];
 type Obj = Record<string, any>;
 const load = async (f: string) => parseYaml(await readFile(join(DIR, f), 'utf8')) as Obj;
 
-t.test('one taint, one label and the default condition across the three files', async (t) => {
+t.test('one taint, the labels and the default condition across the four files', async (t) => {
   const rule = await load('node-readiness-rule.yaml');
+  const karpenterRule = await load('karpenter-node-readiness-rule.yaml');
   const pool = await load('karpenter-nodepool.yaml');
   const nodeconfig = await load('nodeconfig.yaml');
   const defaults = agentConfigSchema.parse({}).kubernetes;
@@ -44,13 +46,15 @@ t.test('one taint, one label and the default condition across the three files', 
   t.same(rest, []);
   t.match(name, /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/);
   t.same(rule.spec.nodeSelector, { matchLabels: { [LABEL[0]!]: LABEL[1] } });
+  t.same({ ...karpenterRule.spec, nodeSelector: rule.spec.nodeSelector }, rule.spec, 'the Karpenter rule differs only in its selector');
+  t.same(karpenterRule.spec.nodeSelector, { matchLabels: { [LABEL[0]!]: 'karpenter', 'karpenter.sh/registered': 'true' } }, 'Karpenter nodes, once Karpenter has registered them');
 
   // Karpenter NodePool (karpenter.sh/v1)
   t.equal(pool.apiVersion, 'karpenter.sh/v1');
   t.equal(pool.kind, 'NodePool');
   t.same(pool.spec.template.spec.startupTaints, [TAINT]);
   t.notOk(pool.spec.template.spec.taints, 'a startup taint, not a permanent one');
-  t.same(pool.spec.template.metadata.labels, { [LABEL[0]!]: LABEL[1] });
+  t.same(pool.spec.template.metadata.labels, { [LABEL[0]!]: 'karpenter' });
   t.match(pool.spec.template.spec.nodeClassRef, { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: /./ });
   t.ok(Array.isArray(pool.spec.template.spec.requirements) && pool.spec.template.spec.requirements.length > 0, 'requirements (required in v1)');
 
