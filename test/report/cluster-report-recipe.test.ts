@@ -127,3 +127,27 @@ t.test("the README's kubectl one-liners, against the stand-in after real reports
   const taints = await sh(lines[4]!);
   t.same(taints.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]).sort(), [good, bad, held].sort(), 'postjoin never removes the taint itself; the controller does');
 });
+
+t.test("releasing a node by hand as docs/cluster-handoff.md says: the completion annotation first, then the taint (the real kubectl)", async (t) => {
+  if (!(await requireReal(t, 'kubectl', async () => !!(await which('kubectl')), 'apt-get install -y kubectl (pkgs.k8s.io)'))) return;
+  const api = await startKubeApiServer();
+  const home = await tempDir('kubectl');
+  t.teardown(async () => {
+    await api.stop();
+    await removeDir(home);
+  });
+  const node = 'ip-10-0-6-9.us-west-2.compute.internal';
+  api.addNode(node, { labels: { [LABEL[0]!]: LABEL[1]! }, taints: [TAINT, { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] });
+  const doc = await readFile(join(ROOT, 'docs/cluster-handoff.md'), 'utf8');
+  const block = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('kubectl annotate node'));
+  const lines = (block ?? '').split('\n').filter((l) => l.trim() !== '');
+  t.match(lines[1], /^RULE_UID=\$\(kubectl get nodereadinessrule "\$RULE" -o jsonpath='\{\.metadata\.uid\}'\)$/, 'the rule\'s uid, from the rule (the stand-in serves no NodeReadinessRule: given here)');
+  const uid = '6f1c2a8e-0b7d-4c1e-9a53-2d8f4e7b1c90';
+  const script = [lines[0]!, `RULE_UID=${uid}`, ...lines.slice(2)].join('\n');
+  const admin = await api.writeKubeconfig({ user: 'admin' });
+  const r = await run('/bin/bash', ['-euc', script], { env: { ...process.env, HOME: home, KUBECONFIG: admin, NODE: node }, timeoutMs: 30_000 });
+  t.equal(r.code, 0, r.stderr);
+  const after = api.node(node);
+  t.equal(after.metadata.annotations[`readiness.k8s.io/bootstrap-completed-${uid}`], '{"rule-name":"postjoin"}', 'the key node-readiness-controller looks for (internal/controller/helper.go), the value it writes');
+  t.same(after.spec.taints, [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }], 'only the handoff taint is gone');
+});

@@ -7,10 +7,19 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
 import t, { type Test } from 'tap';
+import { InvalidInput } from '../../src/base/errors.js';
 import { parseUserData, postjoinParts } from '../../src/sources/userdata-mime.js';
 import { tasksFromText } from '../../src/plan/task-document.js';
+import { run as renderUserdata } from '../../src/verbs/render-userdata.js';
+import { readTaskFile } from '../../src/verbs/task-file.js';
 import { KARPENTER_NODECONFIG_BYTES } from '../../src/writers/karpenter-userdata.js';
+import { planShape } from '../helpers/properties/plan.js';
+import { spell, spelling, taskDocument, taskList } from '../helpers/properties/tasks.js';
+import { decodeToPlan } from '../helpers/properties/userdata.js';
 import { requireReal, which } from '../harness/require-real.js';
 import { BUNDLE, ROOT } from '../helpers/cli.js';
 import { buildGoProgram, runGoJson } from '../helpers/go-program.js';
@@ -74,7 +83,14 @@ function cli(args: string[]): { code: number; stdout: Buffer; stderr: string } {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 
-async function setup(t: Test): Promise<{ merge: (ud: Buffer, part?: string) => Promise<Merged>; read: (doc: Buffer) => Promise<GoRead>; dir: string } | undefined> {
+interface Go {
+  merge: (ud: Buffer, part?: string) => Promise<Merged>;
+  mergeAll: (uds: Buffer[]) => Promise<Merged[]>;
+  read: (doc: Buffer) => Promise<GoRead>;
+  dir: string;
+}
+
+async function setup(t: Test): Promise<Go | undefined> {
   if (!(await requireReal(t, 'Go toolchain', async () => (await which('go')) !== undefined, 'apt-get install -y --no-install-recommends golang-go'))) return undefined;
   const merger = await buildGoProgram('karpenter-merge', (fn) => t.teardown(fn));
   const reader = await buildGoProgram('go-multipart', (fn) => t.teardown(fn));
@@ -82,6 +98,7 @@ async function setup(t: Test): Promise<{ merge: (ud: Buffer, part?: string) => P
   return {
     dir,
     merge: async (ud, part = SAMPLE_PART) => (await runGoJson<Merged[]>(merger, [{ userData: ud.toString('base64'), karpenterPart: Buffer.from(part).toString('base64') }]))[0]!,
+    mergeAll: (uds) => runGoJson<Merged[]>(merger, uds.map((ud) => ({ userData: ud.toString('base64'), karpenterPart: Buffer.from(SAMPLE_PART).toString('base64') }))),
     read: async (doc) => (await runGoJson<GoRead[]>(reader, [doc.toString('base64')]))[0]!,
   };
 }
@@ -128,6 +145,36 @@ t.test('render-userdata --for karpenter survives the merge: nodeadm and postjoin
     t.equal(v.code, 0, `${what}: ${v.stdout}`);
     t.match(v.stdout.toString(), /\(2 tasks, user data\)/);
   }
+});
+
+t.test('generated task files (fixed seed): what render-userdata --for karpenter writes, Karpenter\'s merge keeps, plan for plan', async (t) => {
+  const go = await setup(t);
+  if (!go) return;
+  const cases = fc.sample(fc.record({ tasks: taskList({ groups: true, maxTasks: 3 }), spelling }), { seed: 20_2602, numRuns: 150 });
+  const rendered: { doc: Buffer; plan: unknown }[] = [];
+  let refused = 0;
+  const quiet = process.stderr.write;
+  for (const [i, c] of cases.entries()) {
+    const path = join(go.dir, `tasks-${i}.${c.spelling.format === 'json' ? 'json' : 'yaml'}`);
+    await writeFile(path, spell(taskDocument(c.tasks), c.spelling));
+    const chunks: Buffer[] = [];
+    const stdout = new Writable({ write: (b: Buffer, _e, cb) => (chunks.push(Buffer.from(b)), cb()) });
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      const values = { tasks: path, for: 'karpenter' };
+      await renderUserdata({ configPath: '/nonexistent', configGiven: false, stateDir: '/nonexistent', logLevel: 'error', output: 'text', values, positionals: [], stdout });
+      rendered.push({ doc: Buffer.concat(chunks), plan: planShape((await readTaskFile(path, '--tasks')).plan) });
+    } catch (err) {
+      if (!(err instanceof InvalidInput)) throw err;
+      refused++; // an invalid task list, or a line Karpenter's rewrite would break: refused, never written
+    } finally {
+      process.stderr.write = quiet;
+    }
+  }
+  t.ok(rendered.length >= 100, `${rendered.length} of ${cases.length} rendered (${refused} refused)`);
+  const merged = await go.mergeAll(rendered.map((r) => r.doc));
+  const differ = rendered.filter((r, i) => !merged[i]!.mime || merged[i]!.err !== undefined || !isDeepStrictEqual(planShape(decodeToPlan(mergedBytes(merged[i]!))), r.plan));
+  t.equal(differ.length, 0, 'after the merge the node plans every one of them exactly as postjoin plans the task file');
 });
 
 t.test('what render-userdata refuses for Karpenter does break in the merge', async (t) => {
