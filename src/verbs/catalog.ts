@@ -39,12 +39,15 @@ export const verbs: Verb[] = [
   },
   {
     name: 'render-userdata',
-    summary: 'write MIME multipart user data holding a NodeConfig part and a postjoin task part',
-    usage: 'postjoin render-userdata --nodeconfig FILE --tasks FILE [--gzip] > userdata',
+    summary: 'write MIME multipart user data holding a postjoin task part, after your NodeConfig part if given',
+    usage: 'postjoin render-userdata --tasks FILE [--nodeconfig FILE] [--for karpenter|launch-template] [--gzip] > userdata',
     details:
-      'The NodeConfig part is byte-identical to FILE; the task file is validated first. --gzip compresses the whole\n' +
-      'user data (nodeadm and postjoin detect it); base64 it for a launch template, e.g. base64 -w0.',
-    options: { nodeconfig: { type: 'string' }, tasks: { type: 'string' }, gzip: { type: 'boolean' } },
+      '--for launch-template (the default with --nodeconfig): for nodeadm in a launch template; the NodeConfig part is\n' +
+      'byte-identical to FILE. --gzip compresses the whole user data; base64 it for a launch template, e.g. base64 -w0.\n' +
+      '--for karpenter (the default without --nodeconfig): for an EC2NodeClass userData, which Karpenter merges with its\n' +
+      'own NodeConfig; refuses --gzip, --register-with-taints in a NodeConfig, and lines Karpenter\'s rewrite would break.\n' +
+      'The task file is validated first.',
+    options: { nodeconfig: { type: 'string' }, tasks: { type: 'string' }, for: { type: 'string' }, gzip: { type: 'boolean' } },
     load: () => import('./render-userdata.js'),
   },
   {

@@ -18,16 +18,23 @@ export const NODECONFIG_API_VERSIONS = ['node.eks.aws/v1alpha1'];
  * is not a NodeConfig at all never reaches the node's config.
  */
 export function nodeconfigProblem(body: Buffer): string | undefined {
+  const decoded = decodeNodeconfig(body);
+  return 'problem' in decoded ? decoded.problem : undefined;
+}
+
+/** The NodeConfig as nodeadm decodes it (see nodeconfigProblem), or why it cannot. */
+export function decodeNodeconfig(body: Buffer): { value: Record<string, unknown> } | { problem: string } {
+  const problem = (why: string) => ({ problem: why });
   let bytes = decodeIfBase64(body) ?? body;
   if (isGzip(bytes)) {
     try {
       bytes = gunzipCapped(bytes, USER_DATA_LIMIT_BYTES, '1 MiB');
     } catch (err) {
-      if (err instanceof DecodeError) return `it ${err.message}`;
+      if (err instanceof DecodeError) return problem(`it ${err.message}`);
       throw err;
     }
   }
-  if (bytes.toString('utf8').trim() === '') return 'it is empty';
+  if (bytes.toString('utf8').trim() === '') return problem('it is empty');
   // nodeadm's YAML is not postjoin's strict YAML 1.2: only a document that does not parse at all is refused.
   const docs = parseAllDocuments(bytes.toString('utf8'), { prettyErrors: false });
   const list = (Array.isArray(docs) ? docs : []).filter((d) => d.contents !== null || d.errors.length > 0);
@@ -35,23 +42,23 @@ export function nodeconfigProblem(body: Buffer): string | undefined {
   if (broken) {
     const e = broken.errors[0]!;
     const line = bytes.toString('utf8').slice(0, e.pos[0]).split('\n').length;
-    return `not YAML or JSON: line ${line}: ${e.message.split('\n')[0]}`;
+    return problem(`not YAML or JSON: line ${line}: ${e.message.split('\n')[0]}`);
   }
-  if (list.length > 1) return `it holds ${list.length} YAML documents; nodeadm reads only the first of a part (give each NodeConfig its own part)`;
+  if (list.length > 1) return problem(`it holds ${list.length} YAML documents; nodeadm reads only the first of a part (give each NodeConfig its own part)`);
   let value: unknown;
   try {
     // An alias without its anchor, or an alias bomb, only fails here (yaml's toJS), not while parsing.
     value = list[0]?.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return `not YAML or JSON: ${(err as Error).message.split('\n')[0]}`;
+    return problem(`not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return `it is not a mapping (a YAML or JSON document with apiVersion and kind), it is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}`;
+    return problem(`it is not a mapping (a YAML or JSON document with apiVersion and kind), it is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}`);
   }
   const { apiVersion, kind } = value as Record<string, unknown>;
   if (!NODECONFIG_API_VERSIONS.includes(apiVersion as string)) {
-    return `apiVersion is ${apiVersion === undefined ? 'missing' : JSON.stringify(apiVersion)}; nodeadm knows ${NODECONFIG_API_VERSIONS.join(', ')}`;
+    return problem(`apiVersion is ${apiVersion === undefined ? 'missing' : JSON.stringify(apiVersion)}; nodeadm knows ${NODECONFIG_API_VERSIONS.join(', ')}`);
   }
-  if (kind !== 'NodeConfig') return `kind is ${kind === undefined ? 'missing' : JSON.stringify(kind)}; expected NodeConfig`;
-  return undefined;
+  if (kind !== 'NodeConfig') return problem(`kind is ${kind === undefined ? 'missing' : JSON.stringify(kind)}; expected NodeConfig`);
+  return { value: value as Record<string, unknown> };
 }

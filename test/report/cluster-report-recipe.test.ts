@@ -1,5 +1,6 @@
-// The cluster-handoff recipe (packaging/examples/cluster-handoff): the NodeReadinessRule, the Karpenter NodePool
-// and the nodeadm NodeConfig agree on one taint and one label, the rule waits for the condition postjoin writes
+// The cluster-handoff recipe (packaging/examples/cluster-handoff): the NodeReadinessRules, the Karpenter NodePool
+// and the nodeadm NodeConfig agree on one taint and their labels (test/packaging/examples-crd.test.ts checks them
+// against the CRDs), the rule waits for the condition postjoin writes
 // by default, the NodeConfig goes through `postjoin render-userdata`, and the README's kubectl one-liners
 // work (the real kubectl against the API stand-in, after real reports).
 import { readFile } from 'node:fs/promises';
@@ -23,8 +24,9 @@ const LABEL = ['postjoin.io/handoff', 'true'];
 type Obj = Record<string, any>;
 const load = async (f: string) => parseYaml(await readFile(join(DIR, f), 'utf8')) as Obj;
 
-t.test('one taint, one label and the default condition across the three files', async (t) => {
+t.test('one taint, the labels and the default condition across the four files', async (t) => {
   const rule = await load('node-readiness-rule.yaml');
+  const karpenterRule = await load('karpenter-node-readiness-rule.yaml');
   const pool = await load('karpenter-nodepool.yaml');
   const nodeconfig = await load('nodeconfig.yaml');
   const defaults = agentConfigSchema.parse({}).kubernetes;
@@ -44,13 +46,15 @@ t.test('one taint, one label and the default condition across the three files', 
   t.same(rest, []);
   t.match(name, /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/);
   t.same(rule.spec.nodeSelector, { matchLabels: { [LABEL[0]!]: LABEL[1] } });
+  t.same({ ...karpenterRule.spec, nodeSelector: rule.spec.nodeSelector }, rule.spec, 'the Karpenter rule differs only in its selector');
+  t.same(karpenterRule.spec.nodeSelector, { matchLabels: { [LABEL[0]!]: 'karpenter', 'karpenter.sh/registered': 'true' } }, 'Karpenter nodes, once Karpenter has registered them');
 
   // Karpenter NodePool (karpenter.sh/v1)
   t.equal(pool.apiVersion, 'karpenter.sh/v1');
   t.equal(pool.kind, 'NodePool');
   t.same(pool.spec.template.spec.startupTaints, [TAINT]);
   t.notOk(pool.spec.template.spec.taints, 'a startup taint, not a permanent one');
-  t.same(pool.spec.template.metadata.labels, { [LABEL[0]!]: LABEL[1] });
+  t.same(pool.spec.template.metadata.labels, { [LABEL[0]!]: 'karpenter' });
   t.match(pool.spec.template.spec.nodeClassRef, { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: /./ });
   t.ok(Array.isArray(pool.spec.template.spec.requirements) && pool.spec.template.spec.requirements.length > 0, 'requirements (required in v1)');
 
@@ -122,4 +126,28 @@ t.test("the README's kubectl one-liners, against the stand-in after real reports
 
   const taints = await sh(lines[4]!);
   t.same(taints.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]).sort(), [good, bad, held].sort(), 'postjoin never removes the taint itself; the controller does');
+});
+
+t.test("releasing a node by hand as docs/cluster-handoff.md says: the completion annotation first, then the taint (the real kubectl)", async (t) => {
+  if (!(await requireReal(t, 'kubectl', async () => !!(await which('kubectl')), 'apt-get install -y kubectl (pkgs.k8s.io)'))) return;
+  const api = await startKubeApiServer();
+  const home = await tempDir('kubectl');
+  t.teardown(async () => {
+    await api.stop();
+    await removeDir(home);
+  });
+  const node = 'ip-10-0-6-9.us-west-2.compute.internal';
+  api.addNode(node, { labels: { [LABEL[0]!]: LABEL[1]! }, taints: [TAINT, { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] });
+  const doc = await readFile(join(ROOT, 'docs/cluster-handoff.md'), 'utf8');
+  const block = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('kubectl annotate node'));
+  const lines = (block ?? '').split('\n').filter((l) => l.trim() !== '');
+  t.match(lines[1], /^RULE_UID=\$\(kubectl get nodereadinessrule "\$RULE" -o jsonpath='\{\.metadata\.uid\}'\)$/, 'the rule\'s uid, from the rule (the stand-in serves no NodeReadinessRule: given here)');
+  const uid = '6f1c2a8e-0b7d-4c1e-9a53-2d8f4e7b1c90';
+  const script = [lines[0]!, `RULE_UID=${uid}`, ...lines.slice(2)].join('\n');
+  const admin = await api.writeKubeconfig({ user: 'admin' });
+  const r = await run('/bin/bash', ['-euc', script], { env: { ...process.env, HOME: home, KUBECONFIG: admin, NODE: node }, timeoutMs: 30_000 });
+  t.equal(r.code, 0, r.stderr);
+  const after = api.node(node);
+  t.equal(after.metadata.annotations[`readiness.k8s.io/bootstrap-completed-${uid}`], '{"rule-name":"postjoin"}', 'the key node-readiness-controller looks for (internal/controller/helper.go), the value it writes');
+  t.same(after.spec.taints, [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }], 'only the handoff taint is gone');
 });

@@ -110,9 +110,9 @@ t.test('render-userdata refuses bad input with exit 2 and writes nothing', async
   t.equal(bad.code, 2);
   t.equal(bad.stdout.length, 0);
   t.match(bad.stderr, /tasks\.yaml: tasks\[0\]\.exec\.args, line 5: expected a list of strings/);
-  const missing = cli(['render-userdata', '--tasks', f.tasks]);
+  const missing = cli(['render-userdata', '--nodeconfig', f.nodeconfig]);
   t.equal(missing.code, 2);
-  t.match(missing.stderr, /--nodeconfig FILE is required/);
+  t.match(missing.stderr, /--tasks FILE is required/);
   const nested = await files(cli(['render-userdata', '--nodeconfig', f.nodeconfig, '--tasks', (await files('', TASKS)).tasks]).stdout, TASKS);
   const twice = cli(['render-userdata', '--nodeconfig', nested.nodeconfig, '--tasks', nested.tasks]);
   t.equal(twice.code, 2);

@@ -1,0 +1,3 @@
+module postjoin.test/karpentermerge
+
+go 1.19
