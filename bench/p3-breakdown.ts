@@ -1,13 +1,16 @@
 // P3's "where does a task's time go": the mechanisms a postjoin exec task is made of, each timed alone in one
 // Node process, 100 times in a row: spawning /bin/true with node:child_process (as Node forks: synchronously,
-// from a process of this size), the same through postjoin's own runInProcessGroup (src/host/process/process-group.ts:
-// the environment, the marker, line splitting, the leftover check), and the state file written the two ways a task writes it (a "running" marker without fsync, then a
-// durable record: fsync of the file and of its directory). Run by p3-per-task.ts; prints JSON.
+// from a process of this size), the same through execa with the options a task's spawn gives it (what execa
+// itself adds), the same through postjoin's runInProcessGroup (src/host/process/process-group.ts: execa, the
+// environment, the marker, line splitting, the leftover check), and the state file written the two ways a task
+// writes it (a "running" marker without fsync, then a durable record: fsync of the file and of its directory).
+// execa is loaded before the timing, as `run` loads it during the readiness wait. Run by p3-per-task.ts; prints JSON.
 //
 //   node bench/out/p3-breakdown.js STATE_DIR
 import { spawn } from 'node:child_process';
 import { mkdir, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SPAWN_BASE, loadExeca } from '../src/host/process/lazy-execa.js';
 import { runInProcessGroup } from '../src/host/process/process-group.js';
 
 const N = 100;
@@ -36,9 +39,11 @@ async function write(durable: boolean): Promise<void> {
 }
 
 const spawnMs = await each(() => new Promise((resolve) => spawn('/bin/true', [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }).on('close', resolve)));
+const { execa } = await loadExeca();
+const execaMs = await each(() => execa('/bin/true', [], { ...SPAWN_BASE, detached: true, buffer: false, env: { ...process.env, POSTJOIN_TASK_RUN: 'x' }, extendEnv: false }));
 const never = new AbortController().signal;
 const processGroupMs = await each(() => runInProcessGroup({ command: '/bin/true', args: [], signal: never, onLine: () => {} }));
 const markerWriteMs = await each(() => write(false));
 const durableWriteMs = await each(() => write(true));
 await writeFile(join(dir, 'done'), '');
-process.stdout.write(`${JSON.stringify({ spawnMs, processGroupMs, markerWriteMs, durableWriteMs, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) })}\n`);
+process.stdout.write(`${JSON.stringify({ spawnMs, execaMs, processGroupMs, markerWriteMs, durableWriteMs, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) })}\n`);

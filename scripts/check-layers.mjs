@@ -3,9 +3,11 @@
 //   1. the folders of src/ are layers in a declared order (LAYERS): a file imports only from its own folder and
 //      from the folders its layer lists, all of them below it (type-only imports count: they are dependencies too);
 //   2. no import cycle between the top-level folders of src/;
-//   3. the machine is reached only from src/host/: nothing else imports child processes, sockets, HTTP, D-Bus,
+//   3. the machine is reached only from src/host/: nothing else imports execa (processes), sockets, HTTP, D-Bus,
 //      gRPC or the AWS and Kubernetes clients;
-//   4. no file in src/ is over 300 lines.
+//   4. no file in src/ is over 300 lines;
+//   5. nothing in src/, src/host/ included, loads node:child_process: every process postjoin starts goes through
+//      execa (src/host/process/), so its options and error shape are the same everywhere (issue 18).
 // `--map` also prints which folder imports which; `--root DIR` checks DIR/src instead of this repository's.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -16,7 +18,7 @@ const ROOT = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : resolve(dirname(
 const SRC = join(ROOT, 'src');
 const MAX_LINES = 300;
 const MACHINERY = [
-  /^(node:)?(child_process|http|https|http2|net|dgram|tls)$/,
+  /^(node:)?(http|https|http2|net|dgram|tls)$/,
   /^dbus-next($|\/)/,
   /^execa($|\/)/,
   /^@grpc\//,
@@ -25,6 +27,7 @@ const MACHINERY = [
   /^@kubernetes\//,
 ];
 const MACHINERY_HOME = 'host';
+const CHILD_PROCESS = /^(node:)?child_process$/;
 /** The files directly in src/ (cli.ts, main.ts): the top of the stack. */
 const TOP = '(top)';
 
@@ -70,7 +73,8 @@ function layerOf(file) {
   return rel.length > 1 ? rel[0] : TOP;
 }
 
-const SPECIFIER = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;(])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+// Static imports and re-exports, bare imports, import(), require() and process.getBuiltinModule().
+const SPECIFIER = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;(])import\s*['"]([^'"]+)['"]|(?:\bimport|\brequire|\bgetBuiltinModule)\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(text) {
   // Comments may quote code; they must not count as imports.
@@ -109,6 +113,8 @@ for (const file of files) {
       } else if (!MAY.get(layer).includes(toLayer)) {
         problems.push(`${rel}: imports ${spec}, from ${where(toLayer)}; ${where(layer)} may import only from ${MAY.get(layer).map(where).join(', ')}`);
       }
+    } else if (CHILD_PROCESS.test(spec)) {
+      problems.push(`${rel}: imports ${spec}; postjoin starts every process through execa (src/host/process/), never node:child_process`);
     } else if (MACHINERY.some((re) => re.test(spec)) && layer !== MACHINERY_HOME) {
       problems.push(`${rel}: imports ${spec}; only src/${MACHINERY_HOME}/ reaches the machine (add it to Host and pass Host down)`);
     }
@@ -169,5 +175,5 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  `check-layers: ${files.length} files in ${units.length} folders: layers in their declared order, no cycle, machinery only in src/${MACHINERY_HOME}/, every file at most ${MAX_LINES} lines`,
+  `check-layers: ${files.length} files in ${units.length} folders: layers in their declared order, no cycle, machinery only in src/${MACHINERY_HOME}/, no node:child_process, every file at most ${MAX_LINES} lines`,
 );

@@ -7,6 +7,7 @@ import { resolveParents } from './files/resolve-parents.js';
 import { httpGet, keptAliveGetter, type HttpAnswer, type HttpGetter } from './http/http-get.js';
 import type { KubeClient } from './kube/api-client.js';
 import { resolveId } from './process/accounts.js';
+import { loadExeca } from './process/lazy-execa.js';
 import { runInProcessGroup, type ProcessOutcome, type ProcessSpec } from './process/process-group.js';
 import type { Systemd } from './systemd/systemd.js';
 
@@ -48,6 +49,8 @@ export interface Host {
   readonly process: {
     /** A command as the leader of its own process group (exec and script tasks). */
     run(spec: ProcessSpec): Promise<ProcessOutcome>;
+    /** Loads execa, which starts every process, ahead of the first task: off the path from readiness to its spawn. */
+    preload(): Promise<unknown>;
   };
   readonly accounts: {
     /** A user or group name (or numeric ID) as the system's resolver knows it (getent). */
@@ -116,7 +119,7 @@ export function createHost(opts: HostOptions = {}): Host {
       return createKubeClient(await readKubeconfig(kubeconfig));
     },
     http: { get: httpGet, keptAlive: keptAliveGetter },
-    process: { run: runInProcessGroup },
+    process: { run: runInProcessGroup, preload: loadExeca },
     accounts: { resolveId },
     files: { writeAtomic: writeFileAtomic, resolveParents },
     async close() {

@@ -94,6 +94,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     recorder.setInstanceId(instanceId);
     await recorder.save();
     const context = taskContext(config, handoff, imds, { log, stop });
+    void host.process.preload().catch(() => {}); // execa, off the path from readiness to the first task's spawn
     doing = 'waiting for readiness';
     await waitUntilReady(probesFor(config, host), { log, notify, stop, timeoutMs: config.readiness.timeoutMs });
     handoff.report.running(`${tasks} task(s)`); // beside the run: never delays the first task

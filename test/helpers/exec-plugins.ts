@@ -23,7 +23,9 @@ type Behaviour =
   /** Starts a grandchild that also sleeps, then hangs: a cut must kill both. */
   | { kind: 'hang'; pidFile: string }
   | { kind: 'print'; stdout: string }
-  | { kind: 'flood' };
+  | { kind: 'flood' }
+  /** Prints a token and exits, leaving a child in its group that still holds its stdout; the child's pid goes to pidFile. */
+  | { kind: 'leave'; pidFile: string };
 
 /** Writes an executable plugin script; `behaviour` says what it prints. */
 export async function execPlugin(b: Behaviour, dir?: string): Promise<Plugin> {
@@ -37,7 +39,7 @@ const fs = require('fs');
 const b = ${JSON.stringify(b)};
 const log = ${JSON.stringify(log)};
 let info = null; try { info = JSON.parse(process.env.KUBERNETES_EXEC_INFO); } catch {}
-fs.appendFileSync(log, JSON.stringify({ argv: process.argv.slice(2), execInfo: info, env: { PLUGIN_ENV: process.env.PLUGIN_ENV } }) + '\\n');
+fs.appendFileSync(log, JSON.stringify({ argv: process.argv.slice(2), execInfo: info, env: { PLUGIN_ENV: process.env.PLUGIN_ENV, NOTIFY_SOCKET: process.env.NOTIFY_SOCKET, WATCHDOG_USEC: process.env.WATCHDOG_USEC, LISTEN_FDS: process.env.LISTEN_FDS } }) + '\\n');
 const n = fs.readFileSync(log, 'utf8').trim().split('\\n').length;
 const v = b.apiVersion || (info && info.apiVersion) || 'client.authentication.k8s.io/v1beta1';
 if (b.kind === 'token') {
@@ -56,6 +58,10 @@ if (b.kind === 'token') {
   setInterval(() => {}, 1000);
 } else if (b.kind === 'print') {
   process.stdout.write(b.stdout);
+} else if (b.kind === 'leave') {
+  const child = require('child_process').spawn('sleep', ['1000'], { stdio: ['ignore', 'inherit', 'ignore'] });
+  fs.writeFileSync(b.pidFile, String(child.pid));
+  process.stdout.write(JSON.stringify({ apiVersion: v, kind: 'ExecCredential', status: { token: 'left-behind' } }), () => process.exit(0));
 } else if (b.kind === 'flood') {
   const chunk = 'x'.repeat(65536);
   const more = () => { while (process.stdout.write(chunk)); process.stdout.once('drain', more); };

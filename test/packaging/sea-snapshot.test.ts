@@ -1,8 +1,9 @@
 // The x64 single executable starts from a V8 startup snapshot (packaging/sea/build-sea.mjs): the modules `plan`
 // and `run` need were initialised when it was built. What was not, loads at run time, after start-up, from a
 // script that came out of a snapshot: the AWS SDK (the DescribeInstances fallback), the D-Bus client, the HTTP
-// clients, child processes. Each such path is run here through the executable itself, against the emulators,
+// clients, execa (tasks, getent, systemd-notify, the exec plugin). Each such path is run here through the executable itself, against the emulators,
 // with nothing on stderr (no "not supported in user snapshots" warning) and nothing of the build machine in it.
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -94,6 +95,27 @@ t.test('run: readiness over D-Bus and HTTP, then exec, script, file, wait and un
   t.equal(status.status, 0, status.stderr);
   t.equal(status.stderr, '');
   t.match(JSON.parse(status.stdout), { result: 'succeeded', tasks: [{ name: 'hello' }, { name: 'shell' }, { name: 'conf' }, { name: 'healthy' }, { name: 'restart' }] });
+});
+
+t.test('run under a notify socket, with a file owned by a named user: execa loads after start-up for systemd-notify and getent too', async (t) => {
+  if (!(await built(t))) return;
+  if (!(await requireReal(t, 'python3 (a datagram socket like systemd\'s notify socket)', async () => (await which('python3')) !== undefined, 'apt-get install -y python3'))) return;
+  if (!(await requireReal(t, 'systemd-notify', async () => (await which('systemd-notify')) !== undefined, 'apt-get install -y systemd'))) return;
+  const ws = await workspace();
+  const sock = join(ws.dir, 'notify');
+  const listener = spawn('python3', ['-u', '-c', 'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready", flush=True)\nwhile True:\n    print(s.recv(4096).decode(), flush=True)\n', sock]);
+  t.teardown(() => void listener.kill());
+  let got = '';
+  listener.stdout.on('data', (c: Buffer) => (got += c.toString()));
+  while (!got.includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  await ws.task('10.yaml', taskList(`  - { name: owned, file: { path: ${ws.dir}/owned, content: "x", owner: root, group: root } }\n`));
+  const r = await run(SEA.x64, ['run', '--config', ws.configPath, '--state-dir', ws.stateDir], { env: { PATH: '/usr/bin:/bin', NOTIFY_SOCKET: sock } });
+  t.equal(r.status, 0, r.stdout.slice(-3000));
+  t.equal(r.stderr, '');
+  t.ok(logLines(r.stdout).some((l) => l.task === 'owned' && l.msg === `wrote ${ws.dir}/owned`), 'the owner and group were resolved through getent');
+  const end = Date.now() + 5000;
+  while (!got.includes('STATUS=done: all tasks succeeded') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  t.match(got, /STATUS=done: all tasks succeeded/, 'systemd-notify sent the last status');
 });
 
 t.test('run gated on a real containerd: its CRI client (gRPC over HTTP/2) loads after start-up', async (t) => {

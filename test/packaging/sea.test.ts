@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { requireReal, isRoot, which } from '../harness/require-real.js';
-import { taskList, workspace } from '../helpers/cli.js';
+import { logLines, taskList, workspace } from '../helpers/cli.js';
 import {
   ARM64_SYSROOT,
   EM_AARCH64,
@@ -36,7 +36,7 @@ async function manifest(): Promise<SeaManifest> {
 /** A config that reads only the file source and switches IMDS and readiness off, plus one task file. */
 async function planWorkspace() {
   const ws = await workspace();
-  await ws.task('10-sea.yaml', taskList(`  - { name: hello, exec: { command: /bin/echo, args: [hi] } }\n  - { name: conf, file: { path: ${ws.dir}/out, content: x, mode: "0644" } }\n`));
+  await ws.task('10-sea.yaml', taskList(`  - { name: hello, exec: { command: /bin/echo, args: [hi] } }\n  - { name: conf, file: { path: ${ws.dir}/out, content: x, mode: "0644", owner: root } }\n`));
   return ws;
 }
 
@@ -166,4 +166,12 @@ t.test('arm64: built for aarch64, stripped, and run under qemu-user where possib
     (JSON.parse(plan.stdout) as { tasks: { name: string }[] }).tasks.map((x) => x.name),
     ['hello', 'conf'],
   );
+
+  // The run: execa, loaded after start-up, spawns the exec task (the host's /bin/echo) and getent for the owner.
+  const [rcmd, rargs] = arm64Argv(qemu, SEA.arm64, ['run', '--config', ws.configPath, '--state-dir', ws.stateDir]);
+  const r = await run(rcmd, rargs, { env: BARE_ENV, cwd });
+  t.equal(r.status, 0, r.stdout.slice(-2000));
+  t.equal(r.stderr, '');
+  t.ok(logLines(r.stdout).some((l) => l.task === 'hello' && l.msg === 'hi'), "the exec task ran and its output was forwarded");
+  t.ok(logLines(r.stdout).some((l) => l.task === 'conf' && l.msg === `wrote ${ws.dir}/out`), 'the owner was resolved through getent');
 });

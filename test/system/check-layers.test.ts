@@ -31,7 +31,7 @@ async function checkTree(t: { teardown(fn: () => unknown): void }, files: Record
 /** A tree that keeps every rule: each layer imports only from below. */
 const CLEAN = {
   'base/errors.ts': 'export class E extends Error {}\n',
-  'host/host.ts': "import { spawn } from 'node:child_process';\nimport type { E } from '../base/errors.js';\nexport const h = spawn;\n",
+  'host/host.ts': "import { connect } from 'node:net';\nimport type { E } from '../base/errors.js';\nexport const h = connect;\n",
   'kinds/kind.ts': "import type { h } from '../host/host.js';\nexport type K = typeof h;\n",
   'plan/task.ts': "import type { K } from '../kinds/kind.js';\nexport type T = K;\n",
   'cli.ts': "import { E } from './base/errors.js';\nexport const e = new E();\n",
@@ -66,6 +66,26 @@ t.test('machinery imported outside src/host/ is refused, naming the file and the
   t.match(r.stderr, 'check-layers: 2 problem(s)');
 });
 
+t.test('node:child_process is refused everywhere in src/, src/host/ included, however it is loaded: processes start through execa', async (t) => {
+  const r = await checkTree(t, {
+    ...CLEAN,
+    'host/spawn.ts': "import { spawn } from 'node:child_process';\nexport const s = spawn;\n",
+    'host/fork.ts': "export const f = require('child_process').fork;\n",
+    'host/exec.ts': "export const e = process.getBuiltinModule('node:child_process').execFile;\n",
+    'host/later.ts': "export const l = () => import('child_process');\n",
+    'host/notes.ts': "// import { spawn } from 'node:child_process' is what this file does not do\nexport const n = 1;\n",
+  });
+  t.equal(r.code, 1);
+  for (const [file, spec] of [['spawn', 'node:child_process'], ['fork', 'child_process'], ['exec', 'node:child_process'], ['later', 'child_process']]) {
+    t.match(r.stderr, `check-layers: src/host/${file}.ts: imports ${spec}; postjoin starts every process through execa (src/host/process/), never node:child_process`);
+  }
+  t.notMatch(r.stderr, 'src/host/notes.ts', 'a comment that quotes an import is not one');
+  t.match(r.stderr, 'check-layers: 4 problem(s)');
+  const elsewhere = await checkTree(t, { ...CLEAN, 'kinds/run.ts': "import { spawn } from 'node:child_process';\nexport const s = spawn;\n" });
+  t.match(elsewhere.stderr, 'check-layers: src/kinds/run.ts: imports node:child_process; postjoin starts every process through execa');
+  t.match(elsewhere.stderr, 'check-layers: 1 problem(s)', 'one problem, not a second one for machinery outside host/');
+});
+
 t.test('a file over 300 lines is refused, with its length', async (t) => {
   const r = await checkTree(t, { ...CLEAN, 'base/long.ts': 'export const a = 1;\n'.repeat(301) });
   t.equal(r.code, 1);
@@ -96,5 +116,5 @@ t.test('a folder that is not a declared layer is refused', async (t) => {
 t.test("this repository's src/ keeps every rule", async (t) => {
   const r = await check([]);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /layers in their declared order, no cycle, machinery only in src\/host\/, every file at most 300 lines/);
+  t.match(r.stdout, /layers in their declared order, no cycle, machinery only in src\/host\/, no node:child_process, every file at most 300 lines/);
 });

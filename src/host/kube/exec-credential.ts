@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
 import { formatDuration } from '../../base/duration.js';
+import { SPAWN_BASE, loadExeca, signalGroup } from '../process/lazy-execa.js';
+import { inheritedEnv } from '../process/process-group.js';
 import { abortText } from './abort-text.js';
 import type { ClusterAccess, ExecConfig } from './kubeconfig.js';
 
@@ -70,63 +71,56 @@ export class ExecPluginError extends Error {
   }
 }
 
-/** Runs the plugin with argv (never a shell), in its own process group so a cut kills all of it. */
-export function runPlugin(cfg: ExecConfig, execInfo: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
+/**
+ * Runs the plugin with argv (never a shell) through execa: its `timeout` and `cancelSignal` end it (SIGKILL),
+ * `maxBuffer` caps what it may print, and its result says which of them did. The plugin leads a process group of
+ * its own (`detached`); execa kills only the leader, so when the leader is gone, for whatever reason, what is left
+ * of its group is killed too: nothing it started outlives it, and nothing holds its stdout open (execa reads it
+ * to the end). It gets the agent's environment without systemd's per-service variables, like a task.
+ */
+export async function runPlugin(cfg: ExecConfig, execInfo: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
   const what = `exec plugin ${JSON.stringify(cfg.command)}`;
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new ExecPluginError(`${what}: not started: ${abortText(signal)}`));
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: execInfo };
-    for (const e of cfg.env) env[e.name] = e.value;
-    const child = spawn(cfg.command, cfg.args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let out: Buffer[] = [];
-    let outSize = 0;
-    let errTail = '';
-    let failure: string | undefined;
-    let retryable = true;
-    const kill = (why: string) => {
-      failure ??= why;
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL'); // the group is gone already; make sure of the leader
-      }
-    };
-    const timer = setTimeout(() => kill(`no credential within ${formatDuration(timeoutMs)}; killed`), timeoutMs);
-    const onAbort = () => kill(`${abortText(signal)}; killed`);
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (c: Buffer) => {
-      outSize += c.length;
-      if (outSize > MAX_STDOUT) {
-        out = [];
-        retryable = false;
-        kill(`printed more than ${MAX_STDOUT} bytes; that is not an ExecCredential; killed`);
-      } else out.push(c);
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      errTail = (errTail + c.toString('utf8')).slice(-STDERR_TAIL);
-    });
-    let settled = false;
-    const finish = (err: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      if (err === undefined) return resolve(Buffer.concat(out).toString('utf8'));
-      const last = errTail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
-      reject(new ExecPluginError(`${what}: ${err}${last ? `: ${last}` : ''}`, retryable && !signal.aborted));
-    };
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      retryable = false;
-      const hint = cfg.installHint ? ` (${cfg.installHint.trim().split('\n')[0]})` : '';
-      finish(e.code === 'ENOENT' ? `not found${cfg.command.includes('/') ? '' : ' in PATH'}${hint}` : e.message);
-    });
-    // 'close', not 'exit': the whole of stdout is in. A grandchild holding the pipe is cut by the timer.
-    child.on('close', (code, sig) => {
-      if (failure) return finish(failure);
-      if (code === 0) return finish(undefined);
-      finish(sig ? `killed by ${sig}` : `exited with ${code}`);
-    });
+  if (signal.aborted) throw new ExecPluginError(`${what}: not started: ${abortText(signal)}`);
+  const env: Record<string, string> = { ...inheritedEnv(), KUBERNETES_EXEC_INFO: execInfo };
+  for (const e of cfg.env) env[e.name] = e.value;
+  const { execa } = await loadExeca();
+  const child = execa(cfg.command, cfg.args, {
+    ...SPAWN_BASE,
+    env,
+    extendEnv: false,
+    detached: true,
+    timeout: timeoutMs,
+    cancelSignal: signal,
+    killSignal: 'SIGKILL',
+    encoding: 'buffer',
+    buffer: { stdout: true, stderr: false },
+    maxBuffer: { stdout: MAX_STDOUT },
   });
+  child.once('exit', () => signalGroup(child.pid, 'SIGKILL'));
+  // At maxBuffer execa destroys stdout and waits for the plugin to end; a plugin that then stops writing would
+  // only end at the timeout. Killed at once instead.
+  child.stdout.once('close', () => {
+    if (!child.stdout.readableEnded) child.kill();
+  });
+  let errTail = '';
+  child.stderr.on('data', (c: Buffer) => {
+    errTail = (errTail + c.toString('utf8')).slice(-STDERR_TAIL);
+  });
+  const r = await child;
+  if (!r.failed) return Buffer.from(r.stdout).toString('utf8');
+  const fail = (why: string, retryable: boolean) => {
+    const last = errTail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+    return new ExecPluginError(`${what}: ${why}${last ? `: ${last}` : ''}`, retryable);
+  };
+  if (r.isMaxBuffer) throw fail(`printed more than ${MAX_STDOUT} bytes; that is not an ExecCredential; killed`, false);
+  if (r.isCanceled) throw fail(`${abortText(signal)}; killed`, false);
+  if (r.timedOut) throw fail(`no credential within ${formatDuration(timeoutMs)}; killed`, true);
+  if (r.exitCode === undefined && r.signal === undefined) {
+    // It never ran. A missing plugin, or one Node refused to start, will not work on a retry either.
+    const hint = cfg.installHint ? ` (${cfg.installHint.trim().split('\n')[0]})` : '';
+    throw fail(r.code === 'ENOENT' ? `not found${cfg.command.includes('/') ? '' : ' in PATH'}${hint}` : (r.originalMessage ?? r.message ?? 'could not start'), false);
+  }
+  throw fail(r.signal ? `killed by ${r.signal}` : `exited with ${r.exitCode}`, true);
 }
 
 export function parseExecCredential(stdout: string, cfg: Pick<ExecConfig, 'apiVersion' | 'command'>): Credential {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { SPAWN_BASE, loadExeca } from '../process/lazy-execa.js';
 
 export interface StatusReporter {
   status(text: string): void;
@@ -16,8 +16,8 @@ const SEND_DELAY_MS = 100;
 
 /**
  * Reports the phase to systemd (`Status:` in `systemctl status`). Node cannot send sd_notify datagrams
- * itself, so `systemd-notify` is spawned; the unit sets NotifyAccess=all so systemd accepts it.
- * Best-effort: without NOTIFY_SOCKET or the binary, it does nothing. Rate-limited so a 100-task plan
+ * itself, so `systemd-notify` is spawned, through execa like every process; the unit sets NotifyAccess=all so
+ * systemd accepts it. Best-effort: without NOTIFY_SOCKET or the binary, it does nothing. Rate-limited so a 100-task plan
  * does not spawn 100 processes in a second; the latest status always wins.
  */
 export function createStatusReporter(env: NodeJS.ProcessEnv = process.env, binary = 'systemd-notify'): StatusReporter {
@@ -33,14 +33,13 @@ export function createStatusReporter(env: NodeJS.ProcessEnv = process.env, binar
     const text = pending;
     pending = undefined;
     lastSent = Date.now();
-    inflight = inflight.then(
-      () =>
-        new Promise<void>((resolve) => {
-          const child = spawn(binary, [`--status=${text}`], { stdio: 'ignore', env });
-          child.on('error', () => resolve());
-          child.on('exit', () => resolve());
-        }),
-    );
+    // With reject: false a missing binary or a refused send is a result, which is dropped: best-effort.
+    inflight = inflight
+      .then(async () => {
+        const { execa } = await loadExeca();
+        await execa(binary, [`--status=${text}`], { ...SPAWN_BASE, stdout: 'ignore', stderr: 'ignore', env, extendEnv: false });
+      })
+      .catch(() => {});
   };
 
   return {

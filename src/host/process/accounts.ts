@@ -1,5 +1,5 @@
-import { execFile, type ExecFileException } from 'node:child_process';
 import { formatDuration } from '../../base/duration.js';
+import { SPAWN_BASE, loadExeca } from './lazy-execa.js';
 import { inheritedEnv } from './process-group.js';
 
 /** SSSD or LDAP behind NSS may be slow on a cold cache, but a hung directory must not hold a task forever. */
@@ -26,19 +26,26 @@ export async function resolveId(kind: 'user' | 'group', nameOrId: string, opts: 
 
 type GetentResult = { kind: 'found'; stdout: string } | { kind: 'not-found' } | { kind: 'failed'; reason: string };
 
-function getent(db: string, key: string, timeoutMs: number, signal?: AbortSignal): Promise<GetentResult> {
-  return new Promise((resolve) => {
-    const opts = { timeout: timeoutMs, killSignal: 'SIGKILL' as const, maxBuffer: 64 * 1024, env: inheritedEnv(), ...(signal ? { signal } : {}) };
-    execFile('getent', [db, '--', key], opts, (err, stdout, stderr) => {
-      if (!err) return resolve({ kind: 'found', stdout });
-      const e: ExecFileException = err;
-      // getent's documented exit status 2: the key was not found in the database.
-      if (e.code === 2) return resolve({ kind: 'not-found' });
-      if (e.name === 'AbortError') return resolve({ kind: 'failed', reason: `getent ${db} was stopped` });
-      if (e.killed) return resolve({ kind: 'failed', reason: `getent ${db} did not answer within ${formatDuration(timeoutMs)}` });
-      if (e.code === 'ENOENT') return resolve({ kind: 'failed', reason: 'getent is not installed (glibc-common on Amazon Linux, libc-bin on Debian)' });
-      const detail = String(stderr).trim().split('\n')[0] ?? '';
-      resolve({ kind: 'failed', reason: `getent ${db} failed (${typeof e.code === 'number' ? `exit ${e.code}` : e.message})${detail ? `: ${detail}` : ''}` });
-    });
+/** execa's timeout, cancelSignal and maxBuffer bound it; getent is one process, so killing its pid is enough. */
+async function getent(db: string, key: string, timeoutMs: number, signal?: AbortSignal): Promise<GetentResult> {
+  const { execa } = await loadExeca();
+  const r = await execa('getent', [db, '--', key], {
+    ...SPAWN_BASE,
+    env: inheritedEnv(),
+    extendEnv: false,
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 * 1024,
+    ...(signal ? { cancelSignal: signal } : {}),
   });
+  if (!r.failed) return { kind: 'found', stdout: r.stdout };
+  // getent's documented exit status 2: the key was not found in the database.
+  if (r.exitCode === 2) return { kind: 'not-found' };
+  if (r.isCanceled) return { kind: 'failed', reason: `getent ${db} was stopped` };
+  if (r.timedOut) return { kind: 'failed', reason: `getent ${db} did not answer within ${formatDuration(timeoutMs)}` };
+  if (r.code === 'ENOENT') return { kind: 'failed', reason: 'getent is not installed (glibc-common on Amazon Linux, libc-bin on Debian)' };
+  if (r.isMaxBuffer) return { kind: 'failed', reason: `getent ${db} answered more than 64 KiB, which is not one entry` };
+  const detail = (r.stderr ?? '').trim().split('\n')[0] ?? ''; // undefined when Node refused to start it
+  const how = r.exitCode !== undefined ? `exit ${r.exitCode}` : r.signal ? `killed by ${r.signal}` : (r.originalMessage ?? r.message);
+  return { kind: 'failed', reason: `getent ${db} failed (${how})${detail ? `: ${detail}` : ''}` };
 }

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { pollUntil } from '../../base/retry.js';
+import { SPAWN_BASE, loadExeca, signalGroup } from './lazy-execa.js';
 import { LineSplitter } from './line-splitter.js';
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -49,8 +48,6 @@ const MAX_LINE = 8 * 1024;
 const DRAIN_AFTER_EXIT_MS = 100;
 export const MARKER_ENV = 'POSTJOIN_TASK_RUN';
 
-type Ended = { exitCode: number | null; signal: string | null } | { spawnError: string };
-
 /**
  * systemd's per-service variables address the agent's own unit: with NotifyAccess=all, any program holding
  * NOTIFY_SOCKET could rewrite the unit's status or its MAINPID. Children do not inherit them (design §4);
@@ -68,8 +65,18 @@ export function inheritedEnv(env: NodeJS.ProcessEnv = process.env): Record<strin
 /**
  * Runs a command as the leader of its own process group, which is what lets a timeout kill the whole
  * tree (design §5). Every process it starts inherits a marker in its environment, so whatever outlives
- * the task, even after `setsid`, can be found and reported. node:child_process directly, not a wrapper: this
- * is all a task needs (detached, two pipes, the environment), and each task costs less CPU (issue 14).
+ * the task, even after `setsid`, can be found and reported.
+ *
+ * Through execa (`detached`, `extendEnv: false` with the task's whole environment, `buffer: false`), whose result
+ * gives the exit, and for a program that could not start its code and message, naming a missing or non-directory
+ * cwd. Three things stay here because execa's own do not fit the contract:
+ * - The kill. execa's `cancelSignal` and `forceKillAfterDelay` signal the leader's pid only; the contract
+ *   signals the group: one SIGTERM to all of it (kill(-pgid), the leader included, once), SIGKILL after the grace.
+ * - The lines. With `buffer: false` execa keeps none of the output and keeps the pipes flowing, so a task never
+ *   blocks on a full pipe; its `lines` need `buffer: true` (the whole output in memory) and its line transforms
+ *   hold a line however long it grows, so chunks go to a LineSplitter that never holds more than 8 KiB.
+ * - The drain. execa settles when the pipes close, which a daemon the task started may never let happen: after
+ *   the leader exits they get a moment for the last output, then are destroyed (execa counts that as their end).
  */
 export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutcome> {
   const marker = randomUUID();
@@ -77,29 +84,27 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
     stdout: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stdout', l, t)),
     stderr: new LineSplitter(MAX_LINE, (l, t) => spec.onLine('stderr', l, t)),
   };
-  const env = { ...inheritedEnv(), ...spec.env, [MARKER_ENV]: marker };
-  let child: ChildProcess;
-  try {
-    child = spawn(spec.command, [...spec.args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env, ...(spec.cwd ? { cwd: spec.cwd } : {}) });
-  } catch (err) {
-    // Thrown at once for what can never start (a NUL in an argument, an empty command, E2BIG).
-    return { exitCode: null, signal: null, spawnError: await failure(err, spec.cwd), killed: false, leftovers: [] };
-  }
-  const pid = child.pid;
-  child.stdout?.on('data', (c: Buffer) => {
+  const { execa } = await loadExeca();
+  const child = execa(spec.command, [...spec.args], {
+    ...SPAWN_BASE,
+    detached: true,
+    buffer: false,
+    env: { ...inheritedEnv(), ...spec.env, [MARKER_ENV]: marker },
+    extendEnv: false,
+    ...(spec.cwd ? { cwd: spec.cwd } : {}),
+  });
+  const pid = child.pid; // undefined when it could not start
+  child.stdout.on('data', (c: Buffer) => {
     if (spec.discardStdout?.()) spec.onDropped?.(c.length);
     else splitters.stdout.push(c);
   });
-  child.stderr?.on('data', (c: Buffer) => splitters.stderr.push(c));
-  const closed = [child.stdout, child.stderr].map((s) => {
-    if (!s) return undefined;
-    s.on('error', () => {}); // a pipe's read error ends in its close like any other end; the exit says how it went
-    return s.closed ? undefined : new Promise<void>((r) => s.once('close', () => r()));
-  });
-  const ended = new Promise<Ended>((resolve) => {
-    // A spawn that fails (ENOENT, EACCES, a bad cwd) emits 'error' and never 'exit'.
-    child.once('error', (err) => void failure(err, spec.cwd).then((spawnError) => resolve({ spawnError })));
-    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+  child.stderr.on('data', (c: Buffer) => splitters.stderr.push(c));
+  let drain: NodeJS.Timeout | undefined;
+  child.once('exit', () => {
+    drain = setTimeout(() => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }, DRAIN_AFTER_EXIT_MS);
   });
 
   let killed = false;
@@ -113,14 +118,7 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
   if (spec.signal.aborted) onAbort();
   else spec.signal.addEventListener('abort', onAbort, { once: true });
 
-  const end = await ended;
-  // The pipes close when their last writer does, which a daemon the task started may never do: after the
-  // leader exits they get a moment for the last output, then are destroyed.
-  const drain = setTimeout(() => {
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-  }, 'spawnError' in end ? 0 : DRAIN_AFTER_EXIT_MS);
-  await Promise.all(closed);
+  const result = await child;
   clearTimeout(drain);
   spec.signal.removeEventListener('abort', onAbort);
   splitters.stdout.end();
@@ -135,37 +133,16 @@ export async function runInProcessGroup(spec: ProcessSpec): Promise<ProcessOutco
   }
   if (killTimer) clearTimeout(killTimer);
 
+  // Neither an exit code nor a signal: it never ran (ENOENT, EACCES, a bad cwd, what Node refuses before it starts).
+  const started = result.exitCode !== undefined || result.signal !== undefined;
   return {
-    ...('spawnError' in end ? { exitCode: null, signal: null, spawnError: end.spawnError } : end),
+    exitCode: result.exitCode ?? null,
+    signal: result.signal ?? null,
+    ...(started ? {} : { spawnError: `${result.code ? `${result.code}: ` : ''}${result.originalMessage ?? result.message}` }),
     killed,
     leftovers: pid === undefined ? [] : await findMarkedProcesses(marker, pid),
     ...(pid === undefined ? {} : { pid }),
   };
-}
-
-/**
- * `CODE: message`, as tasks have always reported it. A missing or non-directory cwd fails as ENOENT or ENOTDIR
- * of the spawn, which reads as if the program were missing: the cwd is named first (the words execa used).
- */
-async function failure(err: unknown, cwd: string | undefined): Promise<string> {
-  const e = err as NodeJS.ErrnoException;
-  let message = String(e?.message ?? err);
-  if (cwd && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) {
-    const why = await stat(cwd).then(
-      (st) => (st.isDirectory() ? undefined : `The "cwd" option is not a directory: ${cwd}.`),
-      (statErr: Error) => `The "cwd" option is invalid: ${cwd}.\n${statErr.message}`,
-    );
-    if (why) message = `${why}\n${message}`;
-  }
-  return e.code ? `${e.code}: ${message}` : message;
-}
-
-function signalGroup(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
 }
 
 function groupAlive(pgid: number): boolean {

@@ -2,7 +2,7 @@
 // entries; KUBERNETES_EXEC_INFO), what it may answer (v1beta1, v1, token or client certificate), caching until
 // expiry, and the bounds: a hanging plugin is killed with what it started, a flood is cut, a failure's stderr
 // is in the error.
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -135,4 +135,44 @@ t.test('a plugin that floods stdout is cut at 1 MiB and killed', async (t) => {
   const p = await execPlugin({ kind: 'flood' });
   const err = await new ExecCredentials(cfg(p.command), cluster).get(never(), 10_000).catch((e: unknown) => e);
   t.match(err, { message: /printed more than 1048576 bytes; that is not an ExecCredential; killed/, retryable: false });
+});
+
+t.test("systemd's per-service variables (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*) do not reach the plugin, as they reach no task; the rest of the environment does", async (t) => {
+  const saved = { ...process.env };
+  Object.assign(process.env, { NOTIFY_SOCKET: '/run/systemd/notify-test', WATCHDOG_USEC: '30000000', LISTEN_FDS: '1', PLUGIN_ENV: 'inherited' });
+  t.teardown(() => {
+    for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'LISTEN_FDS', 'PLUGIN_ENV']) if (saved[k] === undefined) delete process.env[k];
+  });
+  const p = await execPlugin({ kind: 'token' });
+  await new ExecCredentials(cfg(p.command), cluster).get(never(), 5000);
+  const [call] = await p.calls();
+  t.same(call?.env, { PLUGIN_ENV: 'inherited' }, 'only the ordinary variable arrived');
+});
+
+t.test('a plugin that prints its credential and exits, leaving a child that holds its stdout: the credential is used at once, and the child is killed with its group', async (t) => {
+  const pidFile = join(await mkdtemp(join(tmpdir(), 'postjoin-pids-')), 'pid');
+  const p = await execPlugin({ kind: 'leave', pidFile });
+  const started = Date.now();
+  const c = await new ExecCredentials(cfg(p.command), cluster).get(never(), 10_000).catch((e: unknown) => e);
+  const took = Date.now() - started;
+  const child = Number(await readFile(pidFile, 'utf8'));
+  t.teardown(() => {
+    if (alive(child)) process.kill(child, 'SIGKILL');
+  });
+  t.match(c, { token: 'left-behind' });
+  t.ok(took < 10_000, `returned after ${took} ms, not at the 10 s timeout`);
+  await new Promise((r) => setTimeout(r, 100));
+  t.notOk(alive(child), 'the child it left in its group is gone');
+});
+
+t.test('a plugin that prints more than 1 MiB and then hangs is killed at once, not at its timeout', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'postjoin-plugin-'));
+  const command = join(dir, 'flood-then-hang');
+  // SIGPIPE ignored: the write fails once postjoin stops reading, and the plugin goes on living.
+  await writeFile(command, '#!/bin/sh\ntrap "" PIPE\nhead -c 2000000 /dev/zero\nexec sleep 1000\n', { mode: 0o755 });
+  const started = Date.now();
+  const err = await new ExecCredentials(cfg(command), cluster).get(never(), 20_000).catch((e: unknown) => e);
+  const took = Date.now() - started;
+  t.match(err, { message: /printed more than 1048576 bytes; that is not an ExecCredential; killed$/, retryable: false });
+  t.ok(took < 20_000, `ended after ${took} ms, not at the 20 s timeout`);
 });

@@ -16,6 +16,17 @@ import { BUNDLE, logLines, taskList, workspace } from '../../helpers/cli.js';
 const UID = 61234;
 const GID = 61235;
 
+/** Puts a fake `getent` first in PATH for the rest of the test. */
+async function fakeGetent(t: { teardown(fn: () => void): void }, body: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'postjoin-getent-'));
+  await writeFile(join(dir, 'getent'), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  const path = process.env.PATH;
+  process.env.PATH = `${dir}:${path ?? ''}`;
+  t.teardown(() => {
+    process.env.PATH = path;
+  });
+}
+
 t.test('the system resolver: root, nobody and a group resolve as getent says; numeric IDs pass through; an unknown name is a clear failure', async (t) => {
   const getent = async (db: string, name: string) => Number((await run('getent', [db, name])).stdout.split(':')[2]);
   t.equal(await resolveId('user', 'root'), 0);
@@ -29,16 +40,29 @@ t.test('the system resolver: root, nobody and a group resolve as getent says; nu
 });
 
 t.test('a resolver that never answers (a hung directory behind NSS) is bounded: the lookup fails naming getent and the limit', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'postjoin-getent-'));
-  await writeFile(join(dir, 'getent'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
-  const path = process.env.PATH;
-  process.env.PATH = `${dir}:${path ?? ''}`;
-  t.teardown(() => {
-    process.env.PATH = path;
-  });
+  await fakeGetent(t, 'exec sleep 60');
   const started = Date.now();
   await t.rejects(resolveId('user', 'someone', { timeoutMs: 300 }), { message: 'cannot resolve user "someone": getent passwd did not answer within 300ms' });
   t.ok(Date.now() - started < 5_000, 'it gave up at its limit, not when the resolver ended');
+});
+
+t.test('a lookup cut by the run\'s stop says so, and does not wait for the resolver', async (t) => {
+  await fakeGetent(t, 'exec sleep 60');
+  const ctl = new AbortController();
+  setTimeout(() => ctl.abort(new Error('stopped by SIGTERM')), 200);
+  const started = Date.now();
+  await t.rejects(resolveId('group', 'staff', { signal: ctl.signal }), { message: 'cannot resolve group "staff": getent group was stopped' });
+  t.ok(Date.now() - started < 5_000, 'it ended at the stop, not when the resolver did');
+});
+
+t.test('a resolver that answers more than 64 KiB is cut there, and named', async (t) => {
+  await fakeGetent(t, 'head -c 200000 /dev/zero | tr "\\0" x');
+  await t.rejects(resolveId('user', 'someone'), { message: 'cannot resolve user "someone": getent passwd answered more than 64 KiB, which is not one entry' });
+});
+
+t.test('a resolver that fails otherwise: its exit code and the first line of its stderr', async (t) => {
+  await fakeGetent(t, 'echo "nss: cannot reach the directory" >&2; echo more >&2; exit 5');
+  await t.rejects(resolveId('user', 'someone'), { message: 'cannot resolve user "someone": getent passwd failed (exit 5): nss: cannot reach the directory' });
 });
 
 /** Runs `script` as root in a private mount namespace whose /run is a tmpfs holding the userdb records. */
