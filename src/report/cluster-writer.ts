@@ -2,7 +2,7 @@ import { backoffDelay, giveUp, retry } from '../base/retry.js';
 import type { Host } from '../host/host.js';
 import { abortText } from '../host/kube/abort-text.js';
 import { KubeApiError, type KubeClient } from '../host/kube/api-client.js';
-import { createEvent, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
+import { createEvent, eventName, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
 import type { Described } from './cluster-outcome.js';
 
 /**
@@ -66,8 +66,10 @@ export class NodeWriter {
       });
     }
     if (this.cfg.events) {
-      const ev = { node: { name: node.metadata.name, uid: node.metadata.uid }, type: desc.eventType, reason: desc.eventReason, action: 'Run', note: desc.message, time: new Date() };
-      await this.retrying((o) => createEvent(client, ev, o), b).catch((err: unknown) => errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`));
+      const ev = { node: this.cfg.nodeName, type: desc.eventType, reason: desc.eventReason, message: desc.message, time: new Date() };
+      // Named once, before the retries: a retry of a POST that landed finds its own event (409) and stops.
+      const name = eventName(ev.node, ev.time);
+      await this.retrying((o) => createEvent(client, ev, name, o), b).catch((err: unknown) => errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`));
     }
     return { made: true, errors };
   }

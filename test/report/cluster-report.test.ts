@@ -72,7 +72,7 @@ t.test('a run that succeeds: False/Running beside the run, then True/Succeeded, 
   t.equal(api.node(node).metadata.labels['postjoin.io/result'], 'succeeded');
   const evs = eventsFor(node);
   t.equal(evs.length, 1, 'one event per run');
-  t.match(evs[0], { type: 'Normal', reason: 'PostjoinSucceeded', reportingController: 'postjoin.io/postjoin', reportingInstance: node, regarding: { kind: 'Node', uid: api.node(node).metadata.uid } });
+  t.match(evs[0], { type: 'Normal', reason: 'PostjoinSucceeded', reportingController: 'postjoin.io/postjoin', reportingInstance: node, regarding: { kind: 'Node', name: node, uid: node }, deprecatedSource: { component: 'postjoin.io/postjoin', host: node }, deprecatedCount: 1 });
   t.same(api.node(node).spec.taints, [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }], 'the startup taint is not ours to touch');
   t.same(mem.records.filter((r) => r.level === 'warn'), [], 'no warning');
   t.match(mem.messages(), [/reported postjoin\.io\/Ready=False\/Running/, /reported postjoin\.io\/Ready=True\/Succeeded to Node/]);
@@ -187,7 +187,7 @@ t.test('requests come only from the reporter, for its own node', async (t) => {
   const mine = requestsFor(node);
   t.same(
     mine.map((r) => `${r.method} ${r.path.replace(node, 'NODE')}`),
-    ['GET /api/v1/nodes/NODE', 'PATCH /api/v1/nodes/NODE/status', 'PATCH /api/v1/nodes/NODE', 'POST /apis/events.k8s.io/v1/namespaces/default/events'],
+    ['GET /api/v1/nodes/NODE', 'PATCH /api/v1/nodes/NODE/status', 'PATCH /api/v1/nodes/NODE', 'POST /api/v1/namespaces/default/events'],
     'read, condition, label, event: nothing else',
   );
   t.match(mine[0]?.userAgent, /^postjoin\//);

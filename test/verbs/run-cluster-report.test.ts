@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
+import { removeDir, requireReal, run, tempDir, which } from '../harness/index.js';
 import { taskList } from '../helpers/cli.js';
 import { eventsOn, handoffNode, journal, kubeletConditions, oursOn, reportLines, requestsOf, STARTUP_TAINT, warnings } from '../helpers/handoff-node.js';
 
@@ -98,4 +99,29 @@ t.test('postjoin status shows the report, in text and JSON', async (t) => {
   const json = JSON.parse((await h.status(true)).stdout);
   t.match(json.report, { made: true, node: h.node, condition: 'postjoin.io/Ready', status: 'True', reason: 'Succeeded', durationMs: Number, at: /^\d{4}-/ });
   t.notOk(json.report.error);
+});
+
+t.test("the real kubectl shows the run's event as it shows the kubelet's: describe node, get events", async (t) => {
+  if (!(await requireReal(t, 'kubectl', async () => !!(await which('kubectl')), 'apt-get install -y kubectl (pkgs.k8s.io)'))) return;
+  const h = await handoffNode(t, api);
+  await h.task('10.yaml', taskList('  - { name: prepull, script: "echo registry unreachable >&2; exit 3" }\n'));
+  t.equal((await h.run()).code, 1);
+  const home = await tempDir('kubectl');
+  t.teardown(() => removeDir(home));
+  const admin = await api.writeKubeconfig({ user: 'admin' });
+  const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', admin, ...args], { env: { ...process.env, HOME: home, KUBECONFIG: admin }, timeoutMs: 30_000 });
+  const post = requestsOf(api, h.node).find((q) => q.method === 'POST');
+  t.match(post, { path: '/api/v1/namespaces/default/events', status: 201 }, 'a core/v1 event, accepted');
+  const name = `${h.node}.`;
+  t.ok((post?.body as any).metadata.name.startsWith(name), '<node>.<hex nanoseconds>, as the kubelet names its events');
+
+  const describe = await kubectl('describe', 'node', h.node);
+  t.equal(describe.code, 0, describe.stderr);
+  const events = describe.stdout.slice(describe.stdout.indexOf('\nEvents:'));
+  t.match(events, /^ {2}Type +Reason +Age +From +Message$/m);
+  t.match(events, new RegExp(`^ {2}Warning +PostjoinTaskFailed +\\d+s +postjoin\\.io/postjoin +task "prepull" \\(file:\\S+#tasks\\[0\\]\\) failed: script exited with code 3: registry unreachable$`, 'm'));
+
+  const list = await kubectl('get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${h.node}`, '-o', 'wide');
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, new RegExp(`Warning +PostjoinTaskFailed +node/${h.node.replace(/\./g, '\\.')} +postjoin\\.io/postjoin, ${h.node.replace(/\./g, '\\.')} +task "prepull"`));
 });
