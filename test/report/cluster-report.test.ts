@@ -41,15 +41,17 @@ async function waitFor(what: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
 }
 
-t.test('reporting is on with enabled: true, or auto when the kubeconfig exists; off otherwise, and then silent', async (t) => {
-  const { log } = memoryLogger();
+t.test('reporting is on with enabled: true, or auto when the kubeconfig exists when reporting; off otherwise, and then sends nothing', async (t) => {
+  const mem = memoryLogger();
+  const log = mem.log;
   const stop = new AbortController().signal;
   const base: KubernetesConfig = { enabled: 'auto', kubeconfig: '/nonexistent/kubeconfig', nodeName: null, condition: 'postjoin.io/Ready', label: null, events: false, timeoutMs: 1000 };
   const before = api.requests.length;
   const auto = await startClusterReport(base, { log, stop, nodeName: 'x', host });
-  t.equal(auto.on, false, 'auto without a kubeconfig: off');
+  t.equal(auto.on, true, 'auto: decided by each report, not at the start');
   auto.running();
-  t.equal(await auto.final({ reason: 'Succeeded', counts: {} }), undefined);
+  t.equal(await auto.final({ reason: 'Succeeded', counts: {} }), undefined, 'auto without a kubeconfig at the final report: nothing made, nothing recorded');
+  t.match(mem.messages(), [/^not reporting Running to Node x: kubernetes\.enabled is auto and \/nonexistent\/kubeconfig does not exist/, /^not reporting to the Node: kubernetes\.enabled is auto/]);
   t.equal((await startClusterReport({ ...base, enabled: false, kubeconfig: await api.writeKubeconfig({ user: 'admin' }) }, { log, stop, nodeName: 'x', host })).on, false);
   t.equal(api.requests.length, before, 'no request');
   const on = await startClusterReport({ ...base, enabled: true }, { log, stop, nodeName: 'x', host });
