@@ -192,6 +192,7 @@ class Reporter implements ClusterReport {
           label: this.cfg.label,
           events: this.cfg.events,
           host: this.deps.host,
+          log: this.deps.log,
           ...(this.deps.random ? { random: this.deps.random } : {}),
         }),
     );

@@ -201,7 +201,7 @@ t.test('a Running write the server applies after the final one is overwritten wh
   const { describeOutcome, describeRunning } = await import('../../src/report/cluster-outcome.js');
   const node = `ip-10-0-2-${++n}.us-west-2.compute.internal`;
   api.addNode(node);
-  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false, host });
+  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false, host, log: memoryLogger().log });
   const budget = () => ({ signal: new AbortController().signal, deadline: Date.now() + 10_000 });
   const final = describeOutcome({ reason: 'Succeeded', counts: {} });
   t.match(await writer.write(final, true, budget()), { made: true, errors: [] });

@@ -8,6 +8,7 @@ import t from 'tap';
 import { removeDir, requireReal, run, tempDir, which } from '../harness/index.js';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
 import type { CertPair } from '../helpers/kube-pki.js';
+import { karpenterKubelet, UNREGISTERED, type NodeClaim } from '../emulators/kube-karpenter.js';
 
 const ready =
   (await requireReal(t, 'kubectl', async () => !!(await which('kubectl')), 'apt-get install -y kubectl (pkgs.k8s.io)')) &&
@@ -330,6 +331,23 @@ t.test('events: the rest of ValidateEventCreate, both APIs, and kubectl describe
   t.match(describe.stdout, /^ {2}Normal\s+Started\s+\d+s\s+postjoin\s+legacy event on n1$/m, 'the core/v1 event (found by the node name as uid, as kubelet events are)');
   t.notMatch(describe.stdout, 'legacy event on n2', 'the field selector keeps other nodes\' events out');
   t.match(describe.stdout, /Lease:\n\s+HolderIdentity:\s+n1/);
+});
+
+t.test("Karpenter's registration patch as Karpenter sends it: a merge patch with the read resourceVersion; kubectl sees the result", { skip }, async (t) => {
+  const claim: NodeClaim = { name: 'default-x1', nodePool: 'default', labels: { team: 'a' }, startupTaints: [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }] };
+  s.addNode('k1', karpenterKubelet(claim, { registerWithTaints: [UNREGISTERED] }));
+  const rv = s.node('k1').metadata.resourceVersion;
+  s.karpenterRegister('k1', claim);
+  const node = JSON.parse((await kubectl(admin, 'get', 'node', 'k1', '-o', 'json')).stdout);
+  t.same(node.spec.taints, [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }], 'karpenter.sh/unregistered swapped for the startup taint');
+  t.match(node.metadata.labels, { 'karpenter.sh/nodepool': 'default', 'karpenter.sh/registered': 'true', team: 'a' });
+  t.same(node.metadata.finalizers, ['karpenter.sh/termination']);
+  t.match(node.metadata.ownerReferences, [{ kind: 'NodeClaim', name: 'default-x1', blockOwnerDeletion: true }]);
+  // MergeFromWithOptimisticLock: a patch made from a stale read is a conflict (Karpenter requeues).
+  const stale = await api('PATCH', '/api/v1/nodes/k1', { ...adminToken(), type: 'application/merge-patch+json', body: { metadata: { resourceVersion: rv, labels: { x: 'y' } } } });
+  t.same([stale.status, stale.body.reason], [409, 'Conflict']);
+  s.karpenterRegister('k1', claim);
+  t.same(s.node('k1').spec.taints, node.spec.taints, 'registering again changes nothing');
 });
 
 t.test('PUT needs the current resourceVersion; server-side apply needs a field manager and owns fields', { skip }, async (t) => {
