@@ -68,7 +68,7 @@ export async function untilKarpenterRegistered(node: NodeObject, w: Registration
   }
   const still = (last.spec?.taints ?? []).some((t) => t.key === UNREGISTERED_TAINT) ? `the taint ${UNREGISTERED_TAINT} is still on it` : `its label ${REGISTERED_LABEL} is not "true"`;
   throw new NotRegistered(
-    `True not reported: Karpenter had not registered Node ${name} when ${abortText(w.signal)} (${still}); ` +
+    `not written: Karpenter had not registered Node ${name} when ${abortText(w.signal)} (${still}); ` +
       'True before that would let the startup taint be removed and then added back by Karpenter',
   );
 }

@@ -84,7 +84,7 @@ t.test('never registered within kubernetes.timeout: True is not written, the rep
     made: false,
     status: 'True',
     reason: 'Succeeded',
-    error: `condition postjoin.io/Ready=True/Succeeded: True not reported: Karpenter had not registered Node ${node} when kubernetes.timeout (3s) passed (the taint karpenter.sh/unregistered is still on it); True before that would let the startup taint be removed and then added back by Karpenter`,
+    error: `condition postjoin.io/Ready=True/Succeeded: not written: Karpenter had not registered Node ${node} when kubernetes.timeout (3s) passed (the taint karpenter.sh/unregistered is still on it); True before that would let the startup taint be removed and then added back by Karpenter`,
   });
   t.same(statusWrites(node), [], 'no condition written');
   t.notOk(api.node(node).metadata.labels['postjoin.io/result'], 'no label');
@@ -92,7 +92,7 @@ t.test('never registered within kubernetes.timeout: True is not written, the rep
   t.ok(gets(node) >= 2, `the Node was read again while waiting (${gets(node)} reads)`);
   const warnings = mem.records.filter((r) => r.level === 'warn').map((r) => String(r.msg));
   t.equal(warnings.length, 1);
-  t.match(warnings[0], /^could not report to Node \S+: condition postjoin\.io\/Ready=True\/Succeeded: True not reported: Karpenter had not registered/);
+  t.match(warnings[0], /^could not report to Node \S+: condition postjoin\.io\/Ready=True\/Succeeded: not written: Karpenter had not registered/);
 });
 
 t.test('a Karpenter node whose user data dropped the taint (label without registered=true) waits too', async (t) => {
