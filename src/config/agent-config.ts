@@ -102,7 +102,7 @@ export interface AgentConfig {
 
 /** The `kubernetes` block (design §4): reporting to the node's own Node object. */
 export interface KubernetesConfig {
-  /** auto: on when the kubeconfig file exists. */
+  /** auto: on when the kubeconfig file exists when a report is made (cluster-report.ts looks each time). */
   enabled: 'auto' | boolean;
   kubeconfig: string;
   /** null: detect (--hostname-override in /etc/eks/kubelet/environment, else the host name). */

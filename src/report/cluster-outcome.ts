@@ -25,7 +25,10 @@ export interface Described {
   eventReason: string;
 }
 
-/** events.k8s.io caps `note` at 1 KB; a condition message that long is already past reading in `kubectl get`. */
+/**
+ * The API server's limit on an event's message (NoteLengthLimit, 1024, for events with eventTime; the kubelet's kind
+ * has none, but a condition message that long is already past reading in `kubectl get`).
+ */
 export const MAX_MESSAGE_BYTES = 1024;
 
 export function describeRunning(detail?: string): Described {

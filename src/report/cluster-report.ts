@@ -20,7 +20,10 @@ import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
  * most STOPPED_REPORT_MS.
  */
 export interface ClusterReport {
-  /** Whether this run reports at all (enabled: true, or auto with the kubeconfig present). */
+  /**
+   * Whether this run may report: false only with enabled: false. With auto, each report decides when it is made
+   * (the kubeconfig must exist then): a kubelet that bootstraps TLS writes it only once its CSR is approved.
+   */
   readonly on: boolean;
   readonly nodeName: string;
   /** False/Running, sent beside the run: returns at once, never delays the caller. */
@@ -51,22 +54,26 @@ export async function resolveNodeName(cfg: Pick<KubernetesConfig, 'nodeName'>, o
 }
 
 export async function startClusterReport(cfg: KubernetesConfig, deps: ClusterReportDeps): Promise<ClusterReport> {
-  const on = cfg.enabled === true || (cfg.enabled === 'auto' && (await exists(cfg.kubeconfig)));
-  if (!on) {
-    deps.log.debug({ kubeconfig: cfg.kubeconfig }, cfg.enabled === false ? 'cluster reporting is off' : `no ${cfg.kubeconfig}; not reporting to the cluster`);
+  if (cfg.enabled === false) {
+    deps.log.debug('cluster reporting is off (kubernetes.enabled: false)');
     return { on: false, nodeName: deps.nodeName, running() {}, final: async () => undefined };
   }
   return new Reporter(cfg, deps);
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
+/** Why a report is not made now, or undefined when it is: only `enabled: auto` without the kubeconfig says no. */
+async function offNow(cfg: KubernetesConfig): Promise<string | undefined> {
+  if (cfg.enabled !== 'auto') return undefined;
+  const there = await stat(cfg.kubeconfig).then(
     () => true,
     () => false,
   );
+  return there ? undefined : `kubernetes.enabled is auto and ${cfg.kubeconfig} does not exist (a kubelet that bootstraps TLS writes it once its CSR is approved)`;
 }
 
 interface RunningWrite {
+  /** Whether the Running report found reporting off (auto without the kubeconfig), and why. */
+  off: Promise<string | undefined>;
   done: Promise<WriteResult | undefined>;
   settled: boolean;
   ctl: AbortController;
@@ -78,7 +85,7 @@ class Reporter implements ClusterReport {
   private writer: Promise<NodeWriter> | undefined;
   private runningWrite: RunningWrite | undefined;
   private finalWanted = false;
-  private finalDone: Promise<ReportRecord> | undefined;
+  private finalDone: Promise<ReportRecord | undefined> | undefined;
 
   constructor(
     private readonly cfg: KubernetesConfig,
@@ -91,11 +98,16 @@ class Reporter implements ClusterReport {
     if (this.runningWrite || this.finalWanted || this.deps.stop.aborted) return;
     const budget = this.budget('running', this.cfg.timeoutMs, `kubernetes.timeout (${formatDuration(this.cfg.timeoutMs)}) passed`);
     const ctl = budget.ctl;
-    const w: RunningWrite = { ctl, settled: false, done: Promise.resolve(undefined) };
+    const w: RunningWrite = { ctl, settled: false, off: offNow(this.cfg), done: Promise.resolve(undefined) };
     const started = Date.now();
-    w.done = this.loadWriter()
-      .then((writer) => writer.write(describeRunning(detail), false, { ...budget, keepTrying: () => !this.finalWanted }))
+    w.done = w.off
+      .then(async (off) => {
+        if (!off) return (await this.loadWriter()).write(describeRunning(detail), false, { ...budget, keepTrying: () => !this.finalWanted });
+        this.deps.log.info(`not reporting Running to Node ${this.nodeName}: ${off}; the final report looks again`);
+        return undefined;
+      })
       .then((r) => {
+        if (!r) return r;
         if (r.made) this.deps.log.info({ node: this.nodeName, duration_ms: Date.now() - started }, `reported ${this.cfg.condition}=False/Running to Node ${this.nodeName}`);
         else this.deps.log.info({ node: this.nodeName }, `could not report Running to Node ${this.nodeName} (the final report will try again): ${r.errors.join('; ')}`);
         return r;
@@ -108,13 +120,19 @@ class Reporter implements ClusterReport {
     this.runningWrite = w;
   }
 
-  final(outcome: Outcome): Promise<ReportRecord> {
+  final(outcome: Outcome): Promise<ReportRecord | undefined> {
     this.finalDone ??= this.writeFinal(outcome);
     return this.finalDone;
   }
 
-  private async writeFinal(outcome: Outcome): Promise<ReportRecord> {
+  private async writeFinal(outcome: Outcome): Promise<ReportRecord | undefined> {
     this.finalWanted = true;
+    await this.runningWrite?.off; // its line first: the journal reads in order
+    const off = await offNow(this.cfg);
+    if (off) {
+      this.deps.log.info(`not reporting to the Node: ${off}`);
+      return undefined;
+    }
     const started = Date.now();
     const stopped = this.deps.stop.aborted && this.signalled();
     const ms = stopped ? Math.min(this.cfg.timeoutMs, STOPPED_REPORT_MS) : this.cfg.timeoutMs;
@@ -174,6 +192,7 @@ class Reporter implements ClusterReport {
           label: this.cfg.label,
           events: this.cfg.events,
           host: this.deps.host,
+          log: this.deps.log,
           ...(this.deps.random ? { random: this.deps.random } : {}),
         }),
     );

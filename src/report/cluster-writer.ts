@@ -1,9 +1,11 @@
+import type { Logger } from 'pino';
 import { backoffDelay, giveUp, retry } from '../base/retry.js';
 import type { Host } from '../host/host.js';
 import { abortText } from '../host/kube/abort-text.js';
 import { KubeApiError, type KubeClient } from '../host/kube/api-client.js';
-import { createEvent, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
+import { createEvent, eventName, getNode, patchNodeLabel, patchNodeStatusCondition, type CallOptions, type NodeCondition, type NodeObject } from '../host/kube/node-api.js';
 import type { Described } from './cluster-outcome.js';
+import { awaitsKarpenter, untilKarpenterRegistered } from './karpenter-registration.js';
 
 /**
  * The part of cluster reporting that talks to the API server; loaded only when reporting is on (cluster-report.ts
@@ -17,6 +19,8 @@ export interface WriterConfig {
   events: boolean;
   /** The machine: the Kubernetes API, through the kubeconfig. */
   host: Pick<Host, 'kube'>;
+  /** For the lines of a wait (Karpenter's registration) that the SRE should see while it lasts. */
+  log: Logger;
   random?: () => number;
 }
 
@@ -52,7 +56,10 @@ export class NodeWriter {
     let node: NodeObject;
     try {
       const client = await this.connect();
-      node = await this.retrying((o) => getNode(client, this.cfg.nodeName, o), b);
+      const read = () => this.retrying((o) => getNode(client, this.cfg.nodeName, o), b);
+      node = await read();
+      // Only True can race Karpenter's registration; a False report is always safe.
+      if (final && desc.status === 'True' && awaitsKarpenter(node)) node = await untilKarpenterRegistered(node, { read, signal: b.signal, log: this.cfg.log });
       await this.retrying((o) => patchNodeStatusCondition(client, this.cfg.nodeName, this.condition(desc, node), o), b);
     } catch (err) {
       return { made: false, errors: [`condition ${this.cfg.condition}=${desc.status}/${desc.reason}: ${messageOf(err)}`] };
@@ -66,8 +73,10 @@ export class NodeWriter {
       });
     }
     if (this.cfg.events) {
-      const ev = { node: { name: node.metadata.name, uid: node.metadata.uid }, type: desc.eventType, reason: desc.eventReason, action: 'Run', note: desc.message, time: new Date() };
-      await this.retrying((o) => createEvent(client, ev, o), b).catch((err: unknown) => errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`));
+      const ev = { node: this.cfg.nodeName, type: desc.eventType, reason: desc.eventReason, message: desc.message, time: new Date() };
+      // Named once, before the retries: a retry of a POST that landed finds its own event (409) and stops.
+      const name = eventName(ev.node, ev.time);
+      await this.retrying((o) => createEvent(client, ev, name, o), b).catch((err: unknown) => errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`));
     }
     return { made: true, errors };
   }

@@ -15,6 +15,7 @@ import { removeDir, tempDir } from '../harness/proc.js';
 import { makeKubePki, type CertPair, type KubePki } from '../helpers/kube-pki.js';
 import type { User } from './kube-admission.js';
 import { createEventStore } from './kube-events.js';
+import { karpenterRegister, type NodeClaim } from './kube-karpenter.js';
 import { createNodeStore } from './kube-node-store.js';
 import { kubeletHeartbeatPatch, type AddNodeOptions } from './kube-nodes.js';
 import { route } from './kube-routes.js';
@@ -65,6 +66,8 @@ export interface KubeStandIn {
   failNext(n: number, status: number): void;
   /** The kubelet's status heartbeat: a strategic merge patch of its four conditions, as user system:node:<name>. */
   kubeletHeartbeat(name: string): void;
+  /** Karpenter's registration patch of a Node for its NodeClaim (test/emulators/kube-karpenter.ts). */
+  karpenterRegister(name: string, claim: NodeClaim): void;
   stop(): Promise<void>;
 }
 
@@ -249,6 +252,7 @@ export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: strin
     failNext(n, status) {
       for (let i = 0; i < n; i++) failQueue.push(status);
     },
+    karpenterRegister: (name, claim) => void karpenterRegister(nodes, name, claim),
     kubeletHeartbeat(name) {
       const node = nodes.get(name);
       nodes.write(nodeUser(name), name, 'status', { kind: 'strategic', body: kubeletHeartbeatPatch(node) }, 'kubelet');

@@ -5,7 +5,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { humanDuration } from './kube-nodes.js';
 import { clone, isObj } from './kube-patch.js';
-import { alreadyExists, badRequest, invalid, isDns1123Subdomain, notFound, qualifiedNameErrors, SUBDOMAIN_MSG, type FieldError } from './kube-status.js';
+import {
+  alreadyExists,
+  badRequest,
+  generatedName,
+  invalid,
+  nameIsDnsSubdomain,
+  nameIsPathSegment,
+  notFound,
+  objectMetaErrors,
+  qualifiedNameErrors,
+  subdomainErrors,
+  type FieldError,
+} from './kube-status.js';
 
 export type EventApi = 'core' | 'events';
 type Obj = Record<string, any>;
@@ -93,12 +105,17 @@ export function createEventStore(nextVersion: () => string) {
     return e;
   }
 
-  // ValidateEventCreate: legacy checks for every version, the strict ones for events.k8s.io/v1.
+  // pkg/apis/core/validation/events.go ValidateEventCreate (the event strategy's Validate): legacyValidateEvent for
+  // every version; for events.k8s.io/v1 also the strict part, whose ValidateObjectMeta(NameIsDNSSubdomain) refuses a
+  // generateName such as `node.postjoin.` (only a trailing '-' is forgiven). A core/v1 event's name is never held
+  // to DNS rules: the legacy path returns before them.
   function validate(api: EventApi, e: Obj): FieldError[] {
     const errs: FieldError[] = [];
     const ns: string = e.metadata?.namespace ?? '';
     const involvedNs: string = e.involvedObject?.namespace ?? '';
     const nsMismatch: FieldError = { type: 'Invalid', field: 'involvedObject.namespace', value: involvedNs, detail: 'does not match event.namespace' };
+    // legacyValidateEvent. Without eventTime (what client-go's record.EventRecorder posts, the kubelet's events):
+    // only the namespace must agree with involvedObject's. With eventTime: the reporting fields and the lengths too.
     if (zeroTime(e.eventTime)) {
       if (involvedNs === '' ? ns !== '' && ns !== 'default' : ns !== involvedNs) errs.push(nsMismatch);
     } else {
@@ -113,10 +130,10 @@ export function createEventStore(nextVersion: () => string) {
       }
       if ((e.message ?? '').length > 1024) errs.push({ type: 'Invalid', field: 'message', value: '', detail: 'can have at most 1024 characters' });
     }
-    if (!isDns1123Subdomain(ns)) errs.push({ type: 'Invalid', field: 'namespace', value: ns, detail: SUBDOMAIN_MSG });
+    for (const msg of subdomainErrors(ns)) errs.push({ type: 'Invalid', field: 'namespace', value: ns, detail: msg });
     if (api === 'core') return errs;
-    const name: string = e.metadata?.name ?? '';
-    if (!isDns1123Subdomain(name)) errs.push({ type: 'Invalid', field: 'metadata.name', value: name, detail: SUBDOMAIN_MSG });
+    // The strict part, events.k8s.io/v1 only.
+    errs.push(...objectMetaErrors(e.metadata ?? {}, nameIsDnsSubdomain));
     if (e.series != null) {
       if (!(e.series.count >= 2)) errs.push({ type: 'Invalid', field: 'series.count', value: '', detail: 'should be at least 2' });
       if (zeroTime(e.series.lastObservedTime)) errs.push({ type: 'Required', field: 'series.lastObservedTime' });
@@ -141,11 +158,14 @@ export function createEventStore(nextVersion: () => string) {
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       }
       meta.namespace = namespace;
-      if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${suffix()}`;
-      if (!meta.name) throw invalid('Event', group(api), '', [{ type: 'Required', field: 'metadata.name', detail: 'name or generateName is required' }]);
+      // registry/generic Store.Create names the object from generateName before any validation sees it.
+      if (!meta.name && meta.generateName) meta.name = generatedName(String(meta.generateName), suffix());
       e.metadata = meta;
       const errs = validate(api, e);
-      if (errs.length > 0) throw invalid('Event', group(api), meta.name, errs);
+      if (errs.length > 0) throw invalid('Event', group(api), meta.name ?? '', errs);
+      // registry/rest BeforeCreate: after the strategy's own checks, the common ones every object meets.
+      const common = objectMetaErrors(meta, nameIsPathSegment);
+      if (common.length > 0) throw invalid('Event', group(api), meta.name ?? '', common);
       const key = `${namespace}/${meta.name}`;
       if (stored.has(key)) throw alreadyExists('events', group(api), meta.name);
       Object.assign(meta, { uid: randomUUID(), resourceVersion: nextVersion(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });

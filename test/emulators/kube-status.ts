@@ -128,3 +128,53 @@ export function labelErrors(labels: unknown, field = 'metadata.labels'): FieldEr
 
 export const isDns1123Subdomain = (s: string) => s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
 export { SUBDOMAIN_MSG };
+
+// Object names (k8s.io/apimachinery/pkg/api/validation): a ValidateNameFunc gets the name and whether it is a
+// generateName prefix, and returns messages.
+export type NameRule = (name: string, prefix: boolean) => string[];
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_MSG =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/** util/validation IsDNS1123Subdomain: the length, then the pattern. */
+export function subdomainErrors(s: string): string[] {
+  return [...(s.length > 253 ? ['must be no more than 253 characters'] : []), ...(DNS1123_SUBDOMAIN.test(s) ? [] : [SUBDOMAIN_MSG])];
+}
+
+// generic.go maskTrailingDash: a generateName may end in '-' (the random suffix follows it), and in nothing else
+// that a name may not end in: `node.postjoin.` is refused.
+const maskTrailingDash = (s: string) => (s.endsWith('-') ? `${s.slice(0, -2)}a` : s);
+
+/** generic.go NameIsDNSSubdomain: what events.k8s.io/v1 (ValidateEventCreate's strict part) applies to names. */
+export const nameIsDnsSubdomain: NameRule = (name, prefix) => subdomainErrors(prefix ? maskTrailingDash(name) : name);
+
+/**
+ * path/name.go ValidatePathSegmentName: the only rule apiserver's registry/rest BeforeCreate applies to every
+ * object's name (so the only one a core/v1 Event's name meets): not "." or "..", no "/" or "%"; a prefix may be ".".
+ */
+export const nameIsPathSegment: NameRule = (name, prefix) => {
+  if (!prefix && (name === '.' || name === '..')) return [`may not be '${name}'`];
+  return ['/', '%'].filter((c) => name.includes(c)).map((c) => `may not contain '${c}'`);
+};
+
+/** objectmeta.go ValidateObjectMetaAccessor for a namespaced object on create: generateName, name, namespace. */
+export function objectMetaErrors(meta: { name?: string; generateName?: string; namespace?: string }, rule: NameRule): FieldError[] {
+  const errs: FieldError[] = [];
+  const gen = meta.generateName ?? '';
+  if (gen !== '') for (const msg of rule(gen, true)) errs.push({ type: 'Invalid', field: 'metadata.generateName', value: gen, detail: msg });
+  const name = meta.name ?? '';
+  if (name === '') errs.push({ type: 'Required', field: 'metadata.name', detail: 'name or generateName is required' });
+  else for (const msg of rule(name, false)) errs.push({ type: 'Invalid', field: 'metadata.name', value: name, detail: msg });
+  const ns = meta.namespace ?? '';
+  if (ns === '') errs.push({ type: 'Required', field: 'metadata.namespace' });
+  else {
+    // ValidateNamespaceName = NameIsDNSLabel
+    if (ns.length > 63) errs.push({ type: 'Invalid', field: 'metadata.namespace', value: ns, detail: 'must be no more than 63 characters' });
+    if (!DNS1123_LABEL.test(ns)) errs.push({ type: 'Invalid', field: 'metadata.namespace', value: ns, detail: LABEL_MSG });
+  }
+  return errs;
+}
+
+/** storage/names SimpleNameGenerator: the base cut to 58 characters, then 5 random ones (the caller's alphabet). */
+export const generatedName = (base: string, suffix: string) => `${base.slice(0, 58)}${suffix}`;

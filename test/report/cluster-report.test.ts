@@ -41,15 +41,17 @@ async function waitFor(what: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
 }
 
-t.test('reporting is on with enabled: true, or auto when the kubeconfig exists; off otherwise, and then silent', async (t) => {
-  const { log } = memoryLogger();
+t.test('reporting is on with enabled: true, or auto when the kubeconfig exists when reporting; off otherwise, and then sends nothing', async (t) => {
+  const mem = memoryLogger();
+  const log = mem.log;
   const stop = new AbortController().signal;
   const base: KubernetesConfig = { enabled: 'auto', kubeconfig: '/nonexistent/kubeconfig', nodeName: null, condition: 'postjoin.io/Ready', label: null, events: false, timeoutMs: 1000 };
   const before = api.requests.length;
   const auto = await startClusterReport(base, { log, stop, nodeName: 'x', host });
-  t.equal(auto.on, false, 'auto without a kubeconfig: off');
+  t.equal(auto.on, true, 'auto: decided by each report, not at the start');
   auto.running();
-  t.equal(await auto.final({ reason: 'Succeeded', counts: {} }), undefined);
+  t.equal(await auto.final({ reason: 'Succeeded', counts: {} }), undefined, 'auto without a kubeconfig at the final report: nothing made, nothing recorded');
+  t.match(mem.messages(), [/^not reporting Running to Node x: kubernetes\.enabled is auto and \/nonexistent\/kubeconfig does not exist/, /^not reporting to the Node: kubernetes\.enabled is auto/]);
   t.equal((await startClusterReport({ ...base, enabled: false, kubeconfig: await api.writeKubeconfig({ user: 'admin' }) }, { log, stop, nodeName: 'x', host })).on, false);
   t.equal(api.requests.length, before, 'no request');
   const on = await startClusterReport({ ...base, enabled: true }, { log, stop, nodeName: 'x', host });
@@ -72,7 +74,7 @@ t.test('a run that succeeds: False/Running beside the run, then True/Succeeded, 
   t.equal(api.node(node).metadata.labels['postjoin.io/result'], 'succeeded');
   const evs = eventsFor(node);
   t.equal(evs.length, 1, 'one event per run');
-  t.match(evs[0], { type: 'Normal', reason: 'PostjoinSucceeded', reportingController: 'postjoin.io/postjoin', reportingInstance: node, regarding: { kind: 'Node', uid: api.node(node).metadata.uid } });
+  t.match(evs[0], { type: 'Normal', reason: 'PostjoinSucceeded', reportingController: 'postjoin.io/postjoin', reportingInstance: node, regarding: { kind: 'Node', name: node, uid: node }, deprecatedSource: { component: 'postjoin.io/postjoin', host: node }, deprecatedCount: 1 });
   t.same(api.node(node).spec.taints, [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }], 'the startup taint is not ours to touch');
   t.same(mem.records.filter((r) => r.level === 'warn'), [], 'no warning');
   t.match(mem.messages(), [/reported postjoin\.io\/Ready=False\/Running/, /reported postjoin\.io\/Ready=True\/Succeeded to Node/]);
@@ -187,7 +189,7 @@ t.test('requests come only from the reporter, for its own node', async (t) => {
   const mine = requestsFor(node);
   t.same(
     mine.map((r) => `${r.method} ${r.path.replace(node, 'NODE')}`),
-    ['GET /api/v1/nodes/NODE', 'PATCH /api/v1/nodes/NODE/status', 'PATCH /api/v1/nodes/NODE', 'POST /apis/events.k8s.io/v1/namespaces/default/events'],
+    ['GET /api/v1/nodes/NODE', 'PATCH /api/v1/nodes/NODE/status', 'PATCH /api/v1/nodes/NODE', 'POST /api/v1/namespaces/default/events'],
     'read, condition, label, event: nothing else',
   );
   t.match(mine[0]?.userAgent, /^postjoin\//);
@@ -199,7 +201,7 @@ t.test('a Running write the server applies after the final one is overwritten wh
   const { describeOutcome, describeRunning } = await import('../../src/report/cluster-outcome.js');
   const node = `ip-10-0-2-${++n}.us-west-2.compute.internal`;
   api.addNode(node);
-  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false, host });
+  const writer = new NodeWriter({ kubeconfig: await api.writeKubeconfig({ user: 'token', nodeName: node }), nodeName: node, condition: 'postjoin.io/Ready', label: null, events: false, host, log: memoryLogger().log });
   const budget = () => ({ signal: new AbortController().signal, deadline: Date.now() + 10_000 });
   const final = describeOutcome({ reason: 'Succeeded', counts: {} });
   t.match(await writer.write(final, true, budget()), { made: true, errors: [] });

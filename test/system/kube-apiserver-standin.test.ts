@@ -8,6 +8,7 @@ import t from 'tap';
 import { removeDir, requireReal, run, tempDir, which } from '../harness/index.js';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
 import type { CertPair } from '../helpers/kube-pki.js';
+import { karpenterKubelet, UNREGISTERED, type NodeClaim } from '../emulators/kube-karpenter.js';
 
 const ready =
   (await requireReal(t, 'kubectl', async () => !!(await which('kubectl')), 'apt-get install -y kubectl (pkgs.k8s.io)')) &&
@@ -212,7 +213,7 @@ t.test('NodeRestriction: a node labels itself, but not with kubernetes.io labels
 const validEvent = (over: Record<string, unknown> = {}) => ({
   apiVersion: 'events.k8s.io/v1',
   kind: 'Event',
-  metadata: { generateName: 'n1.postjoin.' },
+  metadata: { generateName: 'n1-postjoin-' },
   eventTime: '2026-12-03T10:00:00.123456Z',
   reportingController: 'postjoin.io/postjoin',
   reportingInstance: 'postjoin-n1',
@@ -224,13 +225,11 @@ const validEvent = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-t.test('events: both APIs, the real validation, and kubectl describe node', { skip }, async (t) => {
-  const created = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...n1, body: validEvent() });
-  t.equal(created.status, 201);
-  t.match(created.body.metadata.name, /^n1\.postjoin\.[a-z0-9]{5}$/, 'generateName gets a random suffix');
+const adminToken = () => ({ token: s.adminToken });
+const coreEvent = (node: string, over: Record<string, unknown> = {}) => {
   const now = new Date().toISOString();
-  const core = (node: string, name: string) => ({
-    metadata: { name },
+  return {
+    metadata: { name: `${node}.legacy` },
     involvedObject: { kind: 'Node', name: node, uid: node },
     reason: 'Started',
     message: `legacy event on ${node}`,
@@ -239,35 +238,86 @@ t.test('events: both APIs, the real validation, and kubectl describe node', { sk
     lastTimestamp: now,
     count: 1,
     type: 'Normal',
-  });
-  t.equal((await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: core('n1', 'n1.legacy') })).status, 201);
-  t.equal((await api('POST', '/api/v1/namespaces/default/events', { token: s.tokenFor('n2'), body: core('n2', 'n2.legacy') })).status, 201);
+    ...over,
+  };
+};
 
+t.test('events: a node may create core/v1 events only (NodeRules), never events.k8s.io ones', { skip }, async (t) => {
+  const newApi = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...n1, body: validEvent() });
+  t.equal(newApi.status, 403, 'events.k8s.io is not in NodeRules()');
+  t.equal(
+    newApi.body.message,
+    'events.events.k8s.io is forbidden: User "system:node:n1" cannot create resource "events" in API group "events.k8s.io" in the namespace "default"',
+  );
+  t.equal((await kubectl(asN1, 'auth', 'can-i', 'create', 'events.events.k8s.io')).stdout.trim(), 'no');
+  t.equal((await kubectl(asN1, 'auth', 'can-i', 'create', 'events')).stdout.trim(), 'yes');
+  t.equal((await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1') })).status, 201);
+  t.equal((await api('POST', '/api/v1/namespaces/default/events', { token: s.tokenFor('n2'), body: coreEvent('n2') })).status, 201);
+  const again = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1') });
+  t.same([again.status, again.body.reason, again.body.message], [409, 'AlreadyExists', 'events "n1.legacy" already exists'], 'a name is taken once');
+});
+
+t.test('events: names as apimachinery checks them; a generateName may end in "-" only, and only events.k8s.io checks it', { skip }, async (t) => {
+  const dotted = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...adminToken(), body: validEvent({ metadata: { generateName: 'n1.postjoin.' } }) });
+  t.equal(dotted.status, 422, 'NameIsDNSSubdomain(prefix) forgives a trailing "-", not a "."');
+  t.match(dotted.body.message, /^Event\.events\.k8s\.io "n1\.postjoin\.[a-z0-9]{5}" is invalid: metadata\.generateName: Invalid value: "n1\.postjoin\.": a lowercase RFC 1123 subdomain must consist of/);
+  t.match(dotted.body.details.causes, [{ reason: 'FieldValueInvalid', field: 'metadata.generateName' }]);
+  const dashed = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...adminToken(), body: validEvent() });
+  t.equal(dashed.status, 201);
+  t.match(dashed.body.metadata.name, /^n1-postjoin-[a-z0-9]{5}$/, 'generateName gets a random suffix');
+  const long = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...adminToken(), body: validEvent({ metadata: { generateName: `${'a'.repeat(70)}-` } }) });
+  t.match(long.body.metadata.name, new RegExp(`^${'a'.repeat(58)}[a-z0-9]{5}$`), 'the prefix is cut to 58 characters (names.SimpleNameGenerator)');
+  const badName = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...adminToken(), body: validEvent({ metadata: { name: 'N1.Event' } }) });
+  t.match(badName.body.message, 'Event.events.k8s.io "N1.Event" is invalid: metadata.name: Invalid value: "N1.Event": a lowercase RFC 1123 subdomain');
+
+  // core/v1: ValidateEventCreate returns before ValidateObjectMeta; only BeforeCreate's path-segment rule applies.
+  const coreDotted = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1', { metadata: { generateName: 'n1.postjoin.' } }) });
+  t.equal(coreDotted.status, 201, 'a core/v1 generateName is only a path segment prefix');
+  const kubeletStyle = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1', { metadata: { name: 'n1.1883ed5b0c1a2b3c' } }) });
+  t.equal(kubeletStyle.status, 201, "client-go's recorder's name: <object>.<hex nanoseconds>");
+  const slash = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1', { metadata: { name: 'n1/x' } }) });
+  t.same([slash.status, slash.body.message], [422, `Event "n1/x" is invalid: metadata.name: Invalid value: "n1/x": may not contain '/'`]);
+  const dots = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1', { metadata: { name: '..' } }) });
+  t.match(dots.body.message, `metadata.name: Invalid value: "..": may not be '..'`);
+  const none = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1', { metadata: {} }) });
+  t.same([none.status, none.body.message], [422, 'Event "" is invalid: metadata.name: Required value: name or generateName is required']);
+});
+
+t.test('events: the rest of ValidateEventCreate, both APIs, and kubectl describe node', { skip }, async (t) => {
+  const before = s.events().length;
   const refused: [unknown, number, string][] = [
     [validEvent({ eventTime: '2026-12-03T10:00:00.12345Z' }), 400, 'parsing time "2026-12-03T10:00:00.12345Z" as "2006-01-02T15:04:05.000000Z07:00"'],
     [validEvent({ eventTime: '2026-12-03T10:00:00.1234567Z' }), 400, 'cannot be handled as a Event: parsing time'],
     [validEvent({ eventTime: '2026-12-03T10:00:00Z' }), 400, 'cannot parse "Z" as ".000000"'],
     [validEvent({ reportingController: undefined }), 422, 'reportingController: Required value'],
     [validEvent({ reportingInstance: '', action: '' }), 422, '[reportingInstance: Required value, action: Required value]'],
+    [validEvent({ reportingInstance: 'x'.repeat(129) }), 422, 'reportingInstance: Invalid value: "": can have at most 128 characters'],
     [validEvent({ reason: undefined }), 422, 'reason: Required value'],
     [validEvent({ metadata: {} }), 422, 'Event.events.k8s.io "" is invalid: metadata.name: Required value: name or generateName is required'],
     [validEvent({ type: 'Info' }), 422, 'type: Invalid value: "": has invalid value: Info'],
     [validEvent({ deprecatedCount: 2 }), 422, 'count: Invalid value: "": needs to be unset'],
   ];
   for (const [body, status, message] of refused) {
-    const r = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...n1, body });
+    const r = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...adminToken(), body });
     t.equal(r.status, status, message);
     t.match(r.body.message, message);
   }
-  const wrongNs = await api('POST', '/apis/events.k8s.io/v1/namespaces/kube-public/events', { ...n1, body: validEvent() });
+  const wrongNs = await api('POST', '/apis/events.k8s.io/v1/namespaces/kube-public/events', { ...adminToken(), body: validEvent() });
   t.match(wrongNs.body.message, 'involvedObject.namespace: Invalid value: "": does not match event.namespace', 'a Node event belongs in default');
-  t.equal(s.events().length, 3, 'nothing refused was stored');
+  const coreWrongNs = await api('POST', '/api/v1/namespaces/kube-system/events', { ...n1, body: coreEvent('n1', { metadata: { name: 'n1.ns' } }) });
+  t.match(coreWrongNs.body.message, 'involvedObject.namespace: Invalid value: "": does not match event.namespace', 'without eventTime only "default" (legacyValidateEvent)');
+  const coreTimed = await api('POST', '/api/v1/namespaces/default/events', { ...n1, body: coreEvent('n1', { metadata: { name: 'n1.timed' }, eventTime: '2026-12-03T10:00:00.123456Z', reportingInstance: 'x'.repeat(129) }) });
+  t.equal(coreTimed.status, 422, 'with eventTime a core/v1 event meets the reporting rules too');
+  for (const cause of ['reportingController: Required value', 'reportingInstance: Invalid value: "": can have at most 128 characters', 'action: Required value']) t.match(coreTimed.body.message, cause);
+  t.equal(s.events().length, before, 'nothing refused was stored');
 
   await writeFile(join(home, 'bad-event.json'), JSON.stringify(validEvent({ metadata: { name: 'bad' }, eventTime: '2026-12-03T10:00:00.12345Z' })));
   const viaKubectl = await kubectl(admin, 'create', '-f', join(home, 'bad-event.json'));
   t.match(viaKubectl.stderr, 'Error from server (BadRequest): error when creating');
   t.match(viaKubectl.stderr, 'cannot parse ".12345Z" as ".000000"');
 
+  const created = await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { ...adminToken(), body: validEvent() });
+  t.equal(created.status, 201);
   const coreList = JSON.parse((await kubectl(admin, 'get', 'events', '-o', 'json')).stdout).items;
   t.match(coreList.find((e: any) => e.metadata.name === created.body.metadata.name), { involvedObject: { name: 'n1', kind: 'Node' }, reportingComponent: 'postjoin.io/postjoin', message: 'postjoin: 3 tasks succeeded', source: {}, firstTimestamp: null });
   const newList = JSON.parse((await kubectl(admin, 'get', 'events.events.k8s.io', '-o', 'json')).stdout).items;
@@ -277,10 +327,27 @@ t.test('events: both APIs, the real validation, and kubectl describe node', { sk
   const describe = await kubectl(admin, 'describe', 'node', 'n1');
   t.equal(describe.code, 0, describe.stderr);
   t.match(describe.stdout, /^ {2}postjoin\.io\/Ready\s+True\s+.*\s+Succeeded\s+3 tasks$/m, 'the condition');
-  t.match(describe.stdout, /^ {2}Normal\s+Succeeded\s+\S+\s+postjoin\.io\/postjoin\s+postjoin: 3 tasks succeeded$/m, 'the events.k8s.io event');
+  t.match(describe.stdout, /^ {2}Normal\s+Succeeded\s+\S+\s+postjoin\.io\/postjoin\s+postjoin: 3 tasks succeeded$/m, 'the events.k8s.io event (found by the Node\'s uid)');
   t.match(describe.stdout, /^ {2}Normal\s+Started\s+\d+s\s+postjoin\s+legacy event on n1$/m, 'the core/v1 event (found by the node name as uid, as kubelet events are)');
   t.notMatch(describe.stdout, 'legacy event on n2', 'the field selector keeps other nodes\' events out');
   t.match(describe.stdout, /Lease:\n\s+HolderIdentity:\s+n1/);
+});
+
+t.test("Karpenter's registration patch as Karpenter sends it: a merge patch with the read resourceVersion; kubectl sees the result", { skip }, async (t) => {
+  const claim: NodeClaim = { name: 'default-x1', nodePool: 'default', labels: { team: 'a' }, startupTaints: [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }] };
+  s.addNode('k1', karpenterKubelet(claim, { registerWithTaints: [UNREGISTERED] }));
+  const rv = s.node('k1').metadata.resourceVersion;
+  s.karpenterRegister('k1', claim);
+  const node = JSON.parse((await kubectl(admin, 'get', 'node', 'k1', '-o', 'json')).stdout);
+  t.same(node.spec.taints, [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }], 'karpenter.sh/unregistered swapped for the startup taint');
+  t.match(node.metadata.labels, { 'karpenter.sh/nodepool': 'default', 'karpenter.sh/registered': 'true', team: 'a' });
+  t.same(node.metadata.finalizers, ['karpenter.sh/termination']);
+  t.match(node.metadata.ownerReferences, [{ kind: 'NodeClaim', name: 'default-x1', blockOwnerDeletion: true }]);
+  // MergeFromWithOptimisticLock: a patch made from a stale read is a conflict (Karpenter requeues).
+  const stale = await api('PATCH', '/api/v1/nodes/k1', { ...adminToken(), type: 'application/merge-patch+json', body: { metadata: { resourceVersion: rv, labels: { x: 'y' } } } });
+  t.same([stale.status, stale.body.reason], [409, 'Conflict']);
+  s.karpenterRegister('k1', claim);
+  t.same(s.node('k1').spec.taints, node.spec.taints, 'registering again changes nothing');
 });
 
 t.test('PUT needs the current resourceVersion; server-side apply needs a field manager and owns fields', { skip }, async (t) => {

@@ -2,7 +2,7 @@
 // unreadable source (exit 4) happen before readiness, so with reporting on the run waits for readiness first, then
 // reports and exits with the same code; not ready (exit 3) is reported as NotReady; a config that cannot be read
 // cannot be reported at all (the kubeconfig is named in it).
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { startImdsServer } from '../emulators/imds-server.js';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
@@ -45,6 +45,24 @@ t.test('an invalid plan (exit 2): the run waits for readiness, reports False/Inv
   t.match(eventsOn(api, h.node), [{ type: 'Warning', reason: 'PostjoinInvalidPlan' }]);
   t.notOk(requestsOf(api, h.node).some((q) => q.method === 'PATCH' && (q.body as any)?.status?.conditions?.[0]?.reason === 'Running'), 'no Running: no task was going to run');
   t.match(JSON.parse((await h.status(true)).stdout), { result: 'invalid', report: { made: true, reason: 'InvalidPlan' } });
+});
+
+t.test('an invalid plan with enabled: auto before the kubelet has written its kubeconfig (TLS bootstrap): reported once ready, exit 2', async (t) => {
+  const h = await handoffNode(t, api);
+  await h.task('10.yaml', taskList('  - { name: a, shell: "echo no such kind" }\n'));
+  const later = `${h.kubeconfig}.later`;
+  await rename(h.kubeconfig, later);
+  h.kubelet.setHealthy(false);
+  let done = false;
+  const running = h.run().finally(() => (done = true));
+  while (!done && h.kubelet.polls < 3) await new Promise((r) => setTimeout(r, 10));
+  // The kubelet writes its kubeconfig once its CSR is approved, before its healthz answers ok.
+  await rename(later, h.kubeconfig);
+  h.kubelet.setHealthy(true);
+  const r = await running;
+  t.equal(r.code, 2, r.stdout.slice(-3000));
+  t.match(oursOn(api, h.node), [{ status: 'False', reason: 'InvalidPlan' }], 'decided when reporting, after readiness');
+  t.match(eventsOn(api, h.node), [{ type: 'Warning', reason: 'PostjoinInvalidPlan' }]);
 });
 
 t.test('a source that cannot be read (exit 4): reported as False/SourceError after readiness, then exit 4', async (t) => {

@@ -2,9 +2,10 @@
 // readiness False/Running, then True/Succeeded or False/TaskFailed with the label and one event; every boot
 // reports again; the kubelet's conditions survive and no taint write or merge patch of conditions is ever sent;
 // lastTransitionTime moves only with the status; `postjoin status` shows whether the report was made.
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
+import { removeDir, requireReal, run, tempDir, which } from '../harness/index.js';
 import { taskList } from '../helpers/cli.js';
 import { eventsOn, handoffNode, journal, kubeletConditions, oursOn, reportLines, requestsOf, STARTUP_TAINT, warnings } from '../helpers/handoff-node.js';
 
@@ -98,4 +99,69 @@ t.test('postjoin status shows the report, in text and JSON', async (t) => {
   const json = JSON.parse((await h.status(true)).stdout);
   t.match(json.report, { made: true, node: h.node, condition: 'postjoin.io/Ready', status: 'True', reason: 'Succeeded', durationMs: Number, at: /^\d{4}-/ });
   t.notOk(json.report.error);
+});
+
+t.test("the real kubectl shows the run's event as it shows the kubelet's: describe node, get events", async (t) => {
+  if (!(await requireReal(t, 'kubectl', async () => !!(await which('kubectl')), 'apt-get install -y kubectl (pkgs.k8s.io)'))) return;
+  const h = await handoffNode(t, api);
+  await h.task('10.yaml', taskList('  - { name: prepull, script: "echo registry unreachable >&2; exit 3" }\n'));
+  t.equal((await h.run()).code, 1);
+  const home = await tempDir('kubectl');
+  t.teardown(() => removeDir(home));
+  const admin = await api.writeKubeconfig({ user: 'admin' });
+  const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', admin, ...args], { env: { ...process.env, HOME: home, KUBECONFIG: admin }, timeoutMs: 30_000 });
+  const post = requestsOf(api, h.node).find((q) => q.method === 'POST');
+  t.match(post, { path: '/api/v1/namespaces/default/events', status: 201 }, 'a core/v1 event, accepted');
+  const name = `${h.node}.`;
+  t.ok((post?.body as any).metadata.name.startsWith(name), '<node>.<hex nanoseconds>, as the kubelet names its events');
+
+  const describe = await kubectl('describe', 'node', h.node);
+  t.equal(describe.code, 0, describe.stderr);
+  const events = describe.stdout.slice(describe.stdout.indexOf('\nEvents:'));
+  t.match(events, /^ {2}Type +Reason +Age +From +Message$/m);
+  t.match(events, new RegExp(`^ {2}Warning +PostjoinTaskFailed +\\d+s +postjoin\\.io/postjoin +task "prepull" \\(file:\\S+#tasks\\[0\\]\\) failed: script exited with code 3: registry unreachable$`, 'm'));
+
+  const list = await kubectl('get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${h.node}`, '-o', 'wide');
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, new RegExp(`Warning +PostjoinTaskFailed +node/${h.node.replace(/\./g, '\\.')} +postjoin\\.io/postjoin, ${h.node.replace(/\./g, '\\.')} +task "prepull"`));
+});
+
+t.test('enabled: auto is decided when reporting: a kubelet that bootstraps TLS writes its kubeconfig late, and the run still reports', async (t) => {
+  const h = await handoffNode(t, api);
+  await h.task('10.yaml', taskList('  - { name: a, exec: { command: /bin/true } }\n'));
+  // Not there when the run starts: the kubelet writes it once its CSR is approved, before its healthz answers ok.
+  const later = `${h.kubeconfig}.later`;
+  await rename(h.kubeconfig, later);
+  h.kubelet.setHealthy(false);
+  let done = false;
+  const running = h.run().finally(() => (done = true));
+  while (!done && h.kubelet.polls < 3) await new Promise((r) => setTimeout(r, 10));
+  t.equal(requestsOf(api, h.node).length, 0, 'nothing sent while the kubeconfig did not exist');
+  await rename(later, h.kubeconfig);
+  h.kubelet.setHealthy(true);
+  const r = await running;
+  t.equal(r.code, 0, r.stdout.slice(-2000));
+  t.match(oursOn(api, h.node), [{ status: 'True', reason: 'Succeeded' }], 'reported');
+  t.equal(eventsOn(api, h.node).length, 1);
+  t.match(reportLines(r).map((l) => l.msg), [/^reported postjoin\.io\/Ready=False\/Running/, /^reported postjoin\.io\/Ready=True\/Succeeded/]);
+});
+
+t.test('enabled: auto without the kubeconfig at the end: not reported, and the journal says why at info level', async (t) => {
+  const h = await handoffNode(t, api);
+  await h.task('10.yaml', taskList('  - { name: a, exec: { command: /bin/true } }\n'));
+  await rm(h.kubeconfig);
+  const r = await h.run();
+  t.equal(r.code, 0);
+  t.equal(requestsOf(api, h.node).length, 0, 'no request');
+  const why = `kubernetes.enabled is auto and ${h.kubeconfig} does not exist (a kubelet that bootstraps TLS writes it once its CSR is approved)`;
+  t.same(
+    journal(r).filter((l) => String(l.msg).startsWith('not reporting')).map((l) => [l.level, l.msg]),
+    [
+      ['info', `not reporting Running to Node ${h.node}: ${why}; the final report looks again`],
+      ['info', `not reporting to the Node: ${why}`],
+    ],
+    'after readiness and at the end, at info level, with the reason',
+  );
+  t.same(warnings(r), []);
+  t.notOk(JSON.parse((await h.status(true)).stdout).report, 'no report record: reporting was off');
 });

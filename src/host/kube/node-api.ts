@@ -13,8 +13,15 @@ export interface NodeCondition {
   lastHeartbeatTime: string;
 }
 
+export interface NodeTaint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
 export interface NodeObject {
   metadata: { name: string; uid: string; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: { taints?: NodeTaint[] };
   status?: { conditions?: Partial<NodeCondition>[] };
 }
 
@@ -25,7 +32,7 @@ export interface CallOptions {
 
 /** A strategic merge patch merges `status.conditions` by `type` (patchMergeKey), so the kubelet's stay. */
 const STRATEGIC = 'application/strategic-merge-patch+json';
-/** The one name for postjoin as an event source: `kubectl describe node` shows it under From. */
+/** The one name for postjoin as an event source (source.component): `kubectl describe node` shows it under From. */
 export const REPORTING_CONTROLLER = 'postjoin.io/postjoin';
 
 const nodePath = (name: string) => `/api/v1/nodes/${encodeURIComponent(name)}`;
@@ -62,73 +69,61 @@ export async function patchNodeLabel(client: KubeClient, name: string, key: stri
 }
 
 export interface NodeEvent {
-  node: { name: string; uid: string };
+  node: string;
   type: 'Normal' | 'Warning';
   reason: string;
-  action: string;
-  note: string;
+  message: string;
   time: Date;
 }
 
+/** ValidateEventCreate's bound on reportingInstance (it applies only to events with eventTime; kept anyway). */
+const MAX_REPORTING_INSTANCE = 128;
+
 /**
- * Posts an events.k8s.io/v1 event about the Node, in namespace `default` (where the kubelet's own node events
- * go). On a 404 for that API group, falls back to a core/v1 Event: every supported EKS version serves both,
- * but a fallback costs one request only where it is needed. Returns the API version used.
+ * Posts a core/v1 Event about the Node in namespace `default`, as the kubelet and node-problem-detector do through
+ * client-go's record.EventRecorder: the only events a node may create (NodeRules() grants events in the core group,
+ * never events.k8s.io). The name is the client's, so a retry of a POST that did land is a 409 AlreadyExists, which
+ * means the event is there: it is not posted twice.
  */
-export async function createEvent(client: KubeClient, ev: NodeEvent, o: CallOptions): Promise<'events.k8s.io/v1' | 'v1'> {
+export async function createEvent(client: KubeClient, ev: NodeEvent, name: string, o: CallOptions): Promise<void> {
   try {
-    await client.request({ method: 'POST', path: '/apis/events.k8s.io/v1/namespaces/default/events', body: eventsV1(ev), ...o });
-    return 'events.k8s.io/v1';
+    await client.request({ method: 'POST', path: '/api/v1/namespaces/default/events', body: coreV1Event(ev, name), ...o });
   } catch (err) {
-    if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+    if (err instanceof KubeApiError && err.status === 409 && err.reason === 'AlreadyExists') return;
+    throw err;
   }
-  await client.request({ method: 'POST', path: '/api/v1/namespaces/default/events', body: coreV1Event(ev), ...o });
-  return 'v1';
 }
 
 /**
- * A real API server refuses an events.k8s.io/v1 event without eventTime (a MicroTime, six fractional digits),
- * reportingController, reportingInstance, action or reason, and one with neither name nor generateName.
+ * The Event as record.EventRecorder makes it (tools/record/event.go makeEvent, generateEvent): involvedObject is
+ * the kubelet's node reference (kind Node, the name, and the name as UID, which `kubectl describe node` also
+ * searches by), source and reportingComponent/reportingInstance from the same EventSource, count 1, first and
+ * last timestamp in whole seconds, no eventTime and no action (with eventTime the server would hold it to the
+ * events.k8s.io rules).
  */
-export function eventsV1(ev: NodeEvent): Record<string, unknown> {
-  return {
-    apiVersion: 'events.k8s.io/v1',
-    kind: 'Event',
-    metadata: { generateName: generateName(ev.node.name), namespace: 'default' },
-    eventTime: microTime(ev.time),
-    reportingController: REPORTING_CONTROLLER,
-    reportingInstance: ev.node.name,
-    action: ev.action,
-    reason: ev.reason,
-    regarding: { kind: 'Node', name: ev.node.name, uid: ev.node.uid, apiVersion: 'v1' },
-    note: ev.note,
-    type: ev.type,
-  };
-}
-
-export function coreV1Event(ev: NodeEvent): Record<string, unknown> {
+export function coreV1Event(ev: NodeEvent, name: string): Record<string, unknown> {
   const at = `${ev.time.toISOString().slice(0, 19)}Z`;
   return {
     apiVersion: 'v1',
     kind: 'Event',
-    metadata: { generateName: generateName(ev.node.name), namespace: 'default' },
-    involvedObject: { kind: 'Node', name: ev.node.name, uid: ev.node.uid, apiVersion: 'v1' },
+    metadata: { name, namespace: 'default' },
+    involvedObject: { kind: 'Node', name: ev.node, uid: ev.node },
     reason: ev.reason,
-    message: ev.note,
+    message: ev.message,
     type: ev.type,
-    source: { component: REPORTING_CONTROLLER, host: ev.node.name },
+    source: { component: REPORTING_CONTROLLER, host: ev.node },
+    reportingComponent: REPORTING_CONTROLLER,
+    reportingInstance: ev.node.slice(0, MAX_REPORTING_INSTANCE),
     firstTimestamp: at,
     lastTimestamp: at,
     count: 1,
   };
 }
 
-/** metav1.MicroTime's JSON form: RFC 3339 with exactly six fractional digits, in UTC. */
-export function microTime(d: Date): string {
-  return `${d.toISOString().slice(0, 23)}000Z`;
-}
-
-/** The server appends 5 random characters; a long node name is cut so the result stays a valid name. */
-function generateName(node: string): string {
-  return `${node.slice(0, 200).replace(/[.-]+$/, '')}.postjoin.`;
+/**
+ * record.EventRecorder's name: `<object name>.<the time in nanoseconds, hex>`. Node.js has milliseconds; the
+ * monotonic clock's nanoseconds fill in below them, so two events in one millisecond get two names.
+ */
+export function eventName(node: string, time: Date, hrtime: bigint = process.hrtime.bigint()): string {
+  return `${node}.${(BigInt(time.getTime()) * 1_000_000n + (hrtime % 1_000_000n)).toString(16)}`;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createKubeClient, KubeApiError, type KubeClient } from '../../../src/host/kube/api-client.js';
 import { readKubeconfig } from '../../../src/host/kube/kubeconfig.js';
-import { coreV1Event, createEvent, eventsV1, getNode, patchNodeLabel, patchNodeStatusCondition, type NodeEvent } from '../../../src/host/kube/node-api.js';
+import { coreV1Event, createEvent, eventName, getNode, patchNodeLabel, patchNodeStatusCondition, type NodeEvent } from '../../../src/host/kube/node-api.js';
 import { startKubeApiServer, type KubeStandIn } from '../../emulators/kube-apiserver.js';
 import { execPlugin } from '../../helpers/exec-plugins.js';
 
@@ -143,50 +143,58 @@ t.test('the label is the node\'s own; the server (NodeRestriction) would refuse 
   await t.rejects(patchNodeLabel(c, NODE, 'node-role.kubernetes.io/worker', 'x', o()), { status: 403, retryable: false, message: /HTTP 403 Forbidden: .*node-role\.kubernetes\.io\/worker/ });
 });
 
-const event = (node: { name: string; uid: string }): NodeEvent => ({ node, type: 'Warning', reason: 'PostjoinTaskFailed', action: 'Run', note: 'task "a" failed: exit 1', time: new Date() });
+const event = (node = NODE, time = new Date()): NodeEvent => ({ node, type: 'Warning', reason: 'PostjoinTaskFailed', message: 'task "a" failed: exit 1', time });
 
-t.test('an events.k8s.io/v1 event the real server accepts, about the Node (name and uid)', async (t) => {
+t.test("a core/v1 event the real server accepts from a node, shaped as client-go's recorder makes the kubelet's", async (t) => {
   const c = await client({ user: 'token', nodeName: NODE });
-  const node = await getNode(c, NODE, o());
-  t.equal(await createEvent(c, event({ name: NODE, uid: node.metadata.uid }), o()), 'events.k8s.io/v1');
-  const stored = api.events().at(-1);
-  t.match(stored, {
-    metadata: { namespace: 'default', name: new RegExp(`^${NODE.replaceAll('.', '\\.')}\\.postjoin\\.[a-z0-9]+$`) },
-    eventTime: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/,
-    reportingController: 'postjoin.io/postjoin',
-    reportingInstance: NODE,
-    action: 'Run',
+  const time = new Date('2026-12-03T15:30:22.449Z');
+  const name = eventName(NODE, time, 123_456_789n);
+  await createEvent(c, event(NODE, time), name, o());
+  t.match(api.requests.at(-1), { method: 'POST', path: '/api/v1/namespaces/default/events', status: 201, user: `system:node:${NODE}` }, 'the core group, the only one NodeRules() opens to a node');
+  t.equal(name, `${NODE}.${(1796311822449n * 1_000_000n + 456_789n).toString(16)}`, '<node>.<hex nanoseconds>, as tools/record names events');
+  t.match(api.events().at(-1), {
+    metadata: { namespace: 'default', name },
+    regarding: { kind: 'Node', name: NODE, uid: NODE },
     reason: 'PostjoinTaskFailed',
-    regarding: { kind: 'Node', name: NODE, uid: node.metadata.uid, apiVersion: 'v1' },
     note: 'task "a" failed: exit 1',
     type: 'Warning',
+    deprecatedSource: { component: 'postjoin.io/postjoin', host: NODE },
+    reportingController: 'postjoin.io/postjoin',
+    reportingInstance: NODE,
+    deprecatedFirstTimestamp: '2026-12-03T15:30:22Z',
+    deprecatedLastTimestamp: '2026-12-03T15:30:22Z',
+    deprecatedCount: 1,
+    eventTime: null,
   });
-  // The fallback's core/v1 body is one the real server accepts too.
-  await c.request({ method: 'POST', path: '/api/v1/namespaces/default/events', body: coreV1Event(event({ name: NODE, uid: node.metadata.uid })), ...o() });
-  t.match(api.events().at(-1), { regarding: { kind: 'Node', name: NODE }, reason: 'PostjoinTaskFailed', deprecatedCount: 1 });
+  t.notOk('action' in coreV1Event(event(), name), 'no action and no eventTime: the legacy rules, as the kubelet\'s events');
 });
 
-t.test('the server refuses an events.k8s.io event without six fractional digits, or without reportingController', async (t) => {
+t.test('a retried POST that had landed finds its own event (409 AlreadyExists) and is done; no second event', async (t) => {
   const c = await client({ user: 'token', nodeName: NODE });
-  const body = eventsV1(event({ name: NODE, uid: 'u' }));
-  const post = (b: unknown) => c.request({ method: 'POST', path: '/apis/events.k8s.io/v1/namespaces/default/events', body: b, ...o() });
-  await t.rejects(post({ ...body, eventTime: new Date().toISOString() }), { status: 400, message: /cannot parse .* as "\.000000"/ }, 'milliseconds are not a MicroTime');
-  await t.rejects(post({ ...body, reportingController: undefined }), { status: 422, message: /reportingController/ });
-  await post(body);
+  const time = new Date();
+  const name = eventName(NODE, time);
+  const before = api.events().length;
+  await createEvent(c, event(NODE, time), name, o());
+  await createEvent(c, event(NODE, time), name, o());
+  t.equal(api.events().length, before + 1, 'one event');
+  t.match(api.requests.at(-1), { method: 'POST', status: 409 });
+  t.not(eventName(NODE, time, 1n), eventName(NODE, time, 2n), 'two events in one millisecond get two names (the monotonic clock\'s nanoseconds)');
 });
 
-t.test('an API server without events.k8s.io (404) gets a core/v1 event instead', async (t) => {
-  const sent: string[] = [];
-  const fake: KubeClient = {
-    server: 'https://x',
-    async request<T>(r: { path: string }) {
-      sent.push(r.path);
-      if (r.path.startsWith('/apis/events.k8s.io/')) throw new KubeApiError('HTTP 404 NotFound: the server could not find the requested resource', false, 404);
-      return {} as T;
-    },
-  };
-  t.equal(await createEvent(fake, event({ name: NODE, uid: 'u' }), o()), 'v1');
-  t.same(sent, ['/apis/events.k8s.io/v1/namespaces/default/events', '/api/v1/namespaces/default/events']);
+t.test('a node name of any length gives a valid event: reportingInstance is cut to 128 characters', async (t) => {
+  const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.us-west-2.compute.internal`;
+  const c = await client({ user: 'token', nodeName: NODE });
+  const body = coreV1Event(event(long), eventName(long, new Date()));
+  t.equal(String(body.reportingInstance).length, 128);
+  await c.request({ method: 'POST', path: '/api/v1/namespaces/default/events', body, ...o() });
+  t.match(api.events().at(-1), { regarding: { name: long }, deprecatedSource: { host: long } });
+  // With an eventTime the server holds a core/v1 event to the reporting rules, reportingInstance <= 128 among them.
+  await c.request({ method: 'POST', path: '/api/v1/namespaces/default/events', body: { ...body, metadata: { name: `${long}.x` }, eventTime: '2026-12-03T10:00:00.123456Z', action: 'Run' }, ...o() });
+});
+
+t.test('any other refusal is the caller\'s error, with the server\'s words', async (t) => {
+  const c = await client({ user: 'token', nodeName: NODE });
+  await t.rejects(createEvent(c, event(), 'bad/name', o()), { status: 422, retryable: false, message: /metadata\.name: Invalid value: "bad\/name": may not contain '\/'/ });
 });
 
 t.test('a tokenFile is read for each request, so a rotated token is picked up', async (t) => {
