@@ -1,4 +1,5 @@
 import { parseAllDocuments } from 'yaml';
+import { oneLine, quoted } from '../base/shown-text.js';
 import { DecodeError, decodeIfBase64, gunzipCapped, isGzip } from '../sources/userdata-encoding.js';
 import { USER_DATA_LIMIT_BYTES } from '../sources/userdata-mime.js';
 
@@ -35,7 +36,7 @@ export function nodeconfigProblem(body: Buffer): string | undefined {
   if (broken) {
     const e = broken.errors[0]!;
     const line = bytes.toString('utf8').slice(0, e.pos[0]).split('\n').length;
-    return `not YAML or JSON: line ${line}: ${e.message.split('\n')[0]}`;
+    return `not YAML or JSON: line ${line}: ${oneLine(e.message.split('\n')[0] ?? '', 200)}`;
   }
   if (list.length > 1) return `it holds ${list.length} YAML documents; nodeadm reads only the first of a part (give each NodeConfig its own part)`;
   let value: unknown;
@@ -43,15 +44,15 @@ export function nodeconfigProblem(body: Buffer): string | undefined {
     // An alias without its anchor, or an alias bomb, only fails here (yaml's toJS), not while parsing.
     value = list[0]?.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return `not YAML or JSON: ${(err as Error).message.split('\n')[0]}`;
+    return `not YAML or JSON: ${oneLine((err as Error).message.split('\n')[0] ?? '', 200)}`;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return `it is not a mapping (a YAML or JSON document with apiVersion and kind), it is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}`;
   }
   const { apiVersion, kind } = value as Record<string, unknown>;
   if (!NODECONFIG_API_VERSIONS.includes(apiVersion as string)) {
-    return `apiVersion is ${apiVersion === undefined ? 'missing' : JSON.stringify(apiVersion)}; nodeadm knows ${NODECONFIG_API_VERSIONS.join(', ')}`;
+    return `apiVersion is ${apiVersion === undefined ? 'missing' : quoted(apiVersion)}; nodeadm knows ${NODECONFIG_API_VERSIONS.join(', ')}`;
   }
-  if (kind !== 'NodeConfig') return `kind is ${kind === undefined ? 'missing' : JSON.stringify(kind)}; expected NodeConfig`;
+  if (kind !== 'NodeConfig') return `kind is ${kind === undefined ? 'missing' : quoted(kind)}; expected NodeConfig`;
   return undefined;
 }

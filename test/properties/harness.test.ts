@@ -12,7 +12,8 @@ import t from 'tap';
 import { splitWords } from '../../src/sources/shell-words.js';
 import { ROOT } from '../helpers/cli.js';
 import { durationProperties } from '../helpers/properties/duration.js';
-import { fixedSeed, modeFromEnv, runProperty, type PropertyDef, type PropertyOutcome, type RunMode } from '../helpers/properties/harness.js';
+import { fixedSeed, forLog, modeFromEnv, runProperty, type PropertyDef, type PropertyOutcome, type RunMode } from '../helpers/properties/harness.js';
+import { messageProperties } from '../helpers/properties/messages.js';
 import { planProperties } from '../helpers/properties/plan.js';
 import { stateProperties } from '../helpers/properties/state.js';
 import { tagProperties, wordProperties } from '../helpers/properties/tags.js';
@@ -35,7 +36,7 @@ function recording<T>(def: PropertyDef<T>): { def: PropertyDef<T>; inputs: unkno
   return { inputs, def: { ...def, check: (input: T) => (inputs.push(structuredClone(input)), def.check(input)) } };
 }
 
-const every = [...durationProperties, ...planProperties, ...stateProperties, ...wordProperties, ...tagProperties, ...userdataProperties] as unknown as PropertyDef<unknown>[];
+const every = [...durationProperties, ...messageProperties, ...planProperties, ...stateProperties, ...wordProperties, ...tagProperties, ...userdataProperties] as unknown as PropertyDef<unknown>[];
 
 t.test('the fixed seed is the first 4 bytes of SHA-256("<parser>/<name>"), and no two properties share one', async (t) => {
   for (const def of every) t.equal(fixedSeed(def), createHash('sha256').update(`${def.parser}/${def.name}`).digest().readInt32BE(0), def.name);
@@ -91,6 +92,10 @@ t.test('the per-case bound counts CPU time: a case that waits passes, a case tha
   t.equal(w.failure, undefined, 'waiting 300 ms on a 50 ms bound is no failure: a loaded machine waits, it does not compute');
   const s = await runProperty(recorder(), spins, testMode);
   t.match(s.failure, /one case took \d+ ms of CPU, over the 50 ms bound/);
+});
+
+t.test('a failure is logged with its hidden characters escaped: a raw U+2028 or U+0085 breaks the TAP stream itself', async (t) => {
+  t.equal(forLog('a\u2028b\u0085c\x1bd\ne'), 'a\\u{2028}b\\u{85}c\\u{1b}d\ne');
 });
 
 t.test('FUZZ_PATH without FUZZ_SEED and FUZZ_PROPERTY is refused, naming what is missing', async (t) => {

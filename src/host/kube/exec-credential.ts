@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { formatDuration } from '../../base/duration.js';
+import { quoted } from '../../base/shown-text.js';
 import { abortText } from './abort-text.js';
 import type { ClusterAccess, ExecConfig } from './kubeconfig.js';
 
@@ -72,7 +73,7 @@ export class ExecPluginError extends Error {
 
 /** Runs the plugin with argv (never a shell), in its own process group so a cut kills all of it. */
 export function runPlugin(cfg: ExecConfig, execInfo: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
-  const what = `exec plugin ${JSON.stringify(cfg.command)}`;
+  const what = `exec plugin ${quoted(cfg.command)}`;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new ExecPluginError(`${what}: not started: ${abortText(signal)}`));
     const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: execInfo };
@@ -130,17 +131,17 @@ export function runPlugin(cfg: ExecConfig, execInfo: string, signal: AbortSignal
 }
 
 export function parseExecCredential(stdout: string, cfg: Pick<ExecConfig, 'apiVersion' | 'command'>): Credential {
-  const what = `exec plugin ${JSON.stringify(cfg.command)}`;
+  const what = `exec plugin ${quoted(cfg.command)}`;
   let v: unknown;
   try {
     v = JSON.parse(stdout);
   } catch {
-    throw new ExecPluginError(`${what}: did not print an ExecCredential (not JSON: ${JSON.stringify(stdout.slice(0, 80))})`);
+    throw new ExecPluginError(`${what}: did not print an ExecCredential (not JSON: ${quoted(stdout, 80)})`);
   }
   const o = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
-  if (o.kind !== 'ExecCredential') throw new ExecPluginError(`${what}: printed kind ${JSON.stringify(o.kind ?? null)}, not ExecCredential`);
+  if (o.kind !== 'ExecCredential') throw new ExecPluginError(`${what}: printed kind ${quoted(o.kind ?? null)}, not ExecCredential`);
   if (o.apiVersion !== cfg.apiVersion) {
-    throw new ExecPluginError(`${what}: the kubeconfig asks for ${cfg.apiVersion}, the plugin answered ${JSON.stringify(o.apiVersion ?? null)}`);
+    throw new ExecPluginError(`${what}: the kubeconfig asks for ${cfg.apiVersion}, the plugin answered ${quoted(o.apiVersion ?? null)}`);
   }
   const s = (typeof o.status === 'object' && o.status !== null ? o.status : undefined) as Record<string, unknown> | undefined;
   if (!s) throw new ExecPluginError(`${what}: the ExecCredential has no status`);
@@ -157,7 +158,7 @@ export function parseExecCredential(stdout: string, cfg: Pick<ExecConfig, 'apiVe
   if (!cred.token && !cred.cert) throw new ExecPluginError(`${what}: the ExecCredential holds neither a token nor a client certificate`);
   if (s.expirationTimestamp !== undefined && s.expirationTimestamp !== null) {
     const at = typeof s.expirationTimestamp === 'string' ? Date.parse(s.expirationTimestamp) : Number.NaN;
-    if (Number.isNaN(at)) throw new ExecPluginError(`${what}: expirationTimestamp ${JSON.stringify(s.expirationTimestamp)} is not an RFC 3339 time`);
+    if (Number.isNaN(at)) throw new ExecPluginError(`${what}: expirationTimestamp ${quoted(s.expirationTimestamp)} is not an RFC 3339 time`);
     cred.expiresAt = at;
   }
   return cred;

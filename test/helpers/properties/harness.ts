@@ -86,6 +86,14 @@ export interface PropertyOutcome {
   replay?: string;
 }
 
+/**
+ * A failure's text made safe for tap's log: a raw U+2028, U+0085 or control character from a counterexample
+ * breaks TAP's line parsing (the subtest then reads as "no tests found"), so all but the line break are escaped.
+ */
+export function forLog(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => (c === '\n' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
+}
+
 interface TapLike {
   ok(v: unknown, msg: string): unknown;
   fail(msg: string): unknown;
@@ -222,7 +230,7 @@ export async function runProperty<T>(t: TapLike, def: PropertyDef<T>, mode: RunM
     if (details.counterexample) outcome.savedAs = shownPath(saveCounterexample(def, details.counterexample[0], why, mode.corpusDir));
     outcome.replay = replayCommand(def, details.seed, details.counterexamplePath ?? '', testFile);
     t.fail(
-      `${def.parser}: ${def.name}: ${why.slice(0, 1500)}\n` +
+      `${def.parser}: ${def.name}: ${forLog(why.slice(0, 1500))}\n` +
         `seed ${details.seed}, path ${details.counterexamplePath}${outcome.savedAs ? `; the counterexample is saved as ${outcome.savedAs}` : ''}\n` +
         `replay it: ${outcome.replay}`,
     );
@@ -268,7 +276,7 @@ export async function replayCorpus(t: TapWithTests, parser: string, defs: readon
         await def.check(input);
         tt.ok(true, 'holds');
       } catch (err) {
-        tt.fail(`${(err as Error).message}`);
+        tt.fail(forLog(`${(err as Error).message}`));
       }
     });
   }
