@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ExitCode, InvalidInput, PostjoinError } from './base/errors.js';
+import { quoted } from './base/shown-text.js';
 import { VERSION } from './base/version.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR, LOG_LEVELS, type LogLevel } from './config/defaults.js';
 import { verbs } from './verbs/catalog.js';
@@ -69,7 +70,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
   }
   const verb = verbs.find((v) => v.name === first);
   if (!verb) {
-    stderr.write(`postjoin: unknown verb "${first}"; verbs are ${verbs.map((v) => v.name).join(', ')}. See postjoin --help.\n`);
+    stderr.write(`postjoin: unknown verb ${quoted(first)}; verbs are ${verbs.map((v) => v.name).join(', ')}. See postjoin --help.\n`);
     return ExitCode.invalid;
   }
   try {

@@ -1,3 +1,5 @@
+import { quoted } from './shown-text.js';
+
 /**
  * Go-style durations (`250ms`, `30s`, `1h30m`), because EKS users write them in nodeadm and kubelet config
  * all day. A bare number is refused: "30" could mean seconds or milliseconds, and guessing wrong at
@@ -28,14 +30,14 @@ export function parseDuration(input: unknown): DurationResult {
     const m = PART.exec(s);
     if (!m) {
       const hint = /^\d+$/.test(s) ? ` (a bare number has no unit; write "${s}s" or "${s}m")` : '';
-      return { ok: false, message: `${JSON.stringify(input)} is not a duration; use units ms, s, m, h as in "1h30m"${hint}` };
+      return { ok: false, message: `${quoted(input)} is not a duration; use units ms, s, m, h as in "1h30m"${hint}` };
     }
     ms += Number(m[1]) * UNIT_MS[m[2] as string]!;
     pos = PART.lastIndex;
   }
   const rounded = Math.round(ms);
   if (!Number.isFinite(ms) || rounded > MAX_DURATION_MS) {
-    return { ok: false, message: `${JSON.stringify(input)} is too long; the longest duration is ${formatDuration(MAX_DURATION_MS)}` };
+    return { ok: false, message: `${quoted(input)} is too long; the longest duration is ${formatDuration(MAX_DURATION_MS)}` };
   }
   return { ok: true, ms: rounded };
 }

@@ -1,3 +1,5 @@
+import { oneLine } from './shown-text.js';
+
 /**
  * The exit codes are a contract (design §3): AMI pipelines and SREs key on them.
  * Every error that ends a run carries its code, so the CLI never guesses.
@@ -26,9 +28,14 @@ export interface Problem {
   message: string;
 }
 
+/**
+ * One problem as one line, as `validate` prints it and the journal keeps it. Every place that quotes input
+ * escapes it already (shown-text.ts); this is the net under them, for a source or a path named by a file
+ * name or a flag, so one missed place can never split a line.
+ */
 export function formatProblem(p: Problem): string {
   const where = [p.at, p.line === undefined ? undefined : `line ${p.line}`].filter(Boolean).join(', ');
-  return where ? `${p.source}: ${where}: ${p.message}` : `${p.source}: ${p.message}`;
+  return oneLine(where ? `${p.source}: ${where}: ${p.message}` : `${p.source}: ${p.message}`);
 }
 
 /** Invalid input: usage, config, a task document, or a policy denial (exit 2). Holds every problem found, not just the first. */

@@ -1,6 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { InvalidInput } from './errors.js';
+import { quoted } from './shown-text.js';
 
 /**
  * The cap on one input file: a task file, a `validate` operand, a `--tasks` file or the agent config. Task
@@ -114,7 +115,7 @@ async function describeFailure(path: string, err: unknown): Promise<UnreadableFi
     const link = await lstat(path).then((l) => l.isSymbolicLink(), () => false);
     if (link) {
       const target = await readlink(path).catch(() => '?');
-      return new UnreadableFile(`is a dangling symlink: its target ${JSON.stringify(target)} does not exist`);
+      return new UnreadableFile(`is a dangling symlink: its target ${quoted(target, 200)} does not exist`);
     }
     return new UnreadableFile('does not exist', true);
   }

@@ -1,3 +1,5 @@
+import { quoted } from './shown-text.js';
+
 /**
  * Where a JSON text first breaks the grammar (RFC 8259), and why. Used only after JSON.parse has refused a
  * text: V8's messages carry no position for some errors ("Unexpected token", "Unexpected end of JSON input")
@@ -20,7 +22,7 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
   let state: State = 'value';
   let i = 0;
   const at = (offset: number, message: string): JsonSyntaxError => ({ offset, message });
-  const shown = (offset: number) => (offset >= text.length ? 'the end of the text' : JSON.stringify(String.fromCodePoint(text.codePointAt(offset)!)));
+  const shown = (offset: number) => (offset >= text.length ? 'the end of the text' : quoted(String.fromCodePoint(text.codePointAt(offset)!)));
   for (;;) {
     while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
     if (i >= text.length) return state === 'after' && stack.length === 0 ? undefined : at(i, 'unexpected end of the text; something is missing or cut off');

@@ -1,6 +1,7 @@
 import { LineCounter, parseAllDocuments, isNode, visit, type Document } from 'yaml';
 import { InvalidInput, type Problem } from './errors.js';
 import { findJsonSyntaxError } from './json-syntax.js';
+import { oneLine, quoted } from './shown-text.js';
 
 export type PathSegment = string | number;
 
@@ -18,7 +19,7 @@ export function formatPath(path: readonly PathSegment[]): string {
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
     else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out ? `.${seg}` : seg;
-    else out += `[${JSON.stringify(seg)}]`;
+    else out += `[${quoted(seg)}]`;
   }
   return out;
 }
@@ -98,10 +99,11 @@ const CORE_TAGS = 'its tags are !!str, !!int, !!bool, !!float, !!null, !!seq and
 
 function warningMessage(code: string, message: string): string {
   const tag = code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: (\S+)/.exec(message)?.[1] : undefined;
-  if (tag) return `unknown YAML tag ${tag.replace(/^tag:yaml\.org,2002:/, '!!')}; postjoin reads plain YAML 1.2 (${CORE_TAGS})`;
+  if (tag) return `unknown YAML tag ${oneLine(tag.replace(/^tag:yaml\.org,2002:/, '!!'), 80)}; postjoin reads plain YAML 1.2 (${CORE_TAGS})`;
   return `YAML warning, refused: ${firstLine(message)}`;
 }
 
+/** The yaml library's message without its code frame; it may quote the input, so shown as one line and cut. */
 function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
+  return oneLine(s.split('\n')[0] ?? s, 200);
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Problem } from './errors.js';
+import { oneLine, quoted } from './shown-text.js';
 import { formatPath, type PathSegment } from './yaml-documents.js';
 
 /** Where a validated value came from: turns a path inside it into a located problem. */
@@ -24,7 +25,7 @@ interface ZodIssueLike {
 
 function collect(issue: ZodIssueLike, path: PathSegment[], locate: Locate, out: Problem[]): void {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
-    for (const key of issue.keys) out.push({ ...locate([...path, key]), message: `unknown key ${JSON.stringify(key)}` });
+    for (const key of issue.keys) out.push({ ...locate([...path, key]), message: `unknown key ${quoted(key)}` });
     return;
   }
   out.push({ ...locate(path), message: cleanMessage(issue) });
@@ -32,9 +33,9 @@ function collect(issue: ZodIssueLike, path: PathSegment[], locate: Locate, out: 
 
 function cleanMessage(issue: ZodIssueLike): string {
   if (issue.code === 'invalid_value' && issue.values) {
-    return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    return `expected one of ${issue.values.map((v) => quoted(v)).join(', ')}`;
   }
-  return issue.message.replace(/^Invalid input: /, '');
+  return oneLine(issue.message.replace(/^Invalid input: /, ''));
 }
 
 export { formatPath };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { quoted } from '../base/shown-text.js';
 
 /**
  * Kubernetes name rules (apimachinery's validation), checked when the config loads: a bad condition type or
@@ -23,7 +24,7 @@ export function qualifiedNameProblem(s: string): string | undefined {
   const name = parts.at(-1)!;
   if (parts.length === 2) {
     const p = subdomainProblem(parts[0]!);
-    if (p) return `its prefix ${JSON.stringify(parts[0])} ${p}`;
+    if (p) return `its prefix ${quoted(parts[0])} ${p}`;
   }
   if (name.length === 0) return 'has an empty name part';
   if (name.length > 63) return 'has a name part longer than 63 characters';
@@ -42,16 +43,16 @@ export function isReservedPrefix(key: string): boolean {
 export const nodeName = (what: string) =>
   z.string({ error: `expected ${what} as a string or null` }).superRefine((s, ctx) => {
     const p = subdomainProblem(s);
-    if (p) ctx.addIssue({ code: 'custom', message: `${what} ${JSON.stringify(s)} ${p}` });
+    if (p) ctx.addIssue({ code: 'custom', message: `${what} ${quoted(s)} ${p}` });
   });
 
 /** A condition type with a domain prefix, so it can never be one of the kubelet's own (Ready, MemoryPressure, …). */
 export const conditionType = (what: string) =>
   z.string({ error: `expected ${what} as a string such as "postjoin.io/Ready"` }).superRefine((s, ctx) => {
     const p = qualifiedNameProblem(s);
-    if (p) return ctx.addIssue({ code: 'custom', message: `${what} ${JSON.stringify(s)} ${p}` });
+    if (p) return ctx.addIssue({ code: 'custom', message: `${what} ${quoted(s)} ${p}` });
     if (!s.includes('/')) {
-      ctx.addIssue({ code: 'custom', message: `${what} ${JSON.stringify(s)} needs a domain prefix, e.g. "postjoin.io/${s}", so it cannot be one of the kubelet's own conditions` });
+      ctx.addIssue({ code: 'custom', message: `${what} ${quoted(s)} needs a domain prefix, e.g. ${quoted(`postjoin.io/${s}`)}, so it cannot be one of the kubelet's own conditions` });
     }
   });
 
@@ -59,11 +60,11 @@ export const conditionType = (what: string) =>
 export const ownLabelKey = (what: string) =>
   z.string({ error: `expected ${what} as a label key such as "postjoin.io/result", or null` }).superRefine((s, ctx) => {
     const p = qualifiedNameProblem(s);
-    if (p) return ctx.addIssue({ code: 'custom', message: `${what} ${JSON.stringify(s)} ${p}` });
+    if (p) return ctx.addIssue({ code: 'custom', message: `${what} ${quoted(s)} ${p}` });
     if (isReservedPrefix(s)) {
       ctx.addIssue({
         code: 'custom',
-        message: `${what} ${JSON.stringify(s)} is under kubernetes.io/ or k8s.io/, which the node may not set (NodeRestriction); use your own prefix, e.g. "postjoin.io/result"`,
+        message: `${what} ${quoted(s)} is under kubernetes.io/ or k8s.io/, which the node may not set (NodeRestriction); use your own prefix, e.g. "postjoin.io/result"`,
       });
     }
   });

@@ -1,5 +1,6 @@
 import { InvalidInput, ProblemList, type Problem } from '../base/errors.js';
 import { readInputFile, UnreadableFile } from '../base/input-file.js';
+import { quoted } from '../base/shown-text.js';
 import { decodeUtf8Text } from '../base/text-encoding.js';
 import { formatPath, parseDocuments } from '../base/yaml-documents.js';
 import { zodProblems } from '../base/zod-problems.js';
@@ -56,7 +57,7 @@ export function parseConfig(value: unknown, path: string, lineOf?: (p: readonly 
   for (const name of SOURCE_NAMES) {
     config.policy[name].allow.forEach((kind, i) => {
       if (!allowed.includes(kind)) {
-        problems.add({ ...locate(['policy', name, 'allow', i]), message: `unknown task kind "${kind}"; kinds are ${allowed.join(', ')}` });
+        problems.add({ ...locate(['policy', name, 'allow', i]), message: `unknown task kind ${quoted(kind)}; kinds are ${allowed.join(', ')}` });
       }
     });
   }

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { absolutePath } from '../base/fields.js';
 import { allowedByGlobs } from '../base/glob.js';
+import { oneLine } from '../base/shown-text.js';
 import { TaskFailed, defineKind } from './kind.js';
 
 const MODE_HINT =
@@ -42,7 +43,7 @@ export const fileKind = defineKind({
   // No tag form: a file's content is more than a tag value holds, and a tagger must not write the node's files.
   tagsByDefault: false,
   checkPolicy(spec, rules) {
-    return allowedByGlobs(spec.path, rules.paths) ? [] : [`path ${spec.path} is not allowed (policy.paths: [${rules.paths.join(', ')}])`];
+    return allowedByGlobs(spec.path, rules.paths) ? [] : [`path ${oneLine(spec.path, 200)} is not allowed (policy.paths: [${rules.paths.join(', ')}])`];
   },
   redact(spec) {
     const bytes = bytesOf(spec);

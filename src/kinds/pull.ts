@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { forEachWithLimit } from '../base/concurrency.js';
 import { allowedByGlobs } from '../base/glob.js';
+import { quoted } from '../base/shown-text.js';
 import { parseImageRef, type ImageRef } from './image-ref.js';
 import { TaskFailed, asWord, defineKind, specFields, type TaskContext } from './kind.js';
 import { conciseError, pullOneImage, type PullRecord } from './pull-image.js';
@@ -11,7 +12,7 @@ const CRI_NAMESPACE = 'k8s.io';
 
 const imageReference = z.string({ error: 'expected an image reference string' }).superRefine((s, ctx) => {
   const parsed = parseImageRef(s);
-  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not an image reference: ${parsed.reason}` });
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `${quoted(s)} is not an image reference: ${parsed.reason}` });
 });
 
 const schema = z
@@ -34,7 +35,7 @@ type PullSpec = z.output<typeof schema>;
 
 const refOf = (image: string): ImageRef => {
   const parsed = parseImageRef(image);
-  if (!parsed.ok) throw new TaskFailed(`${JSON.stringify(image)} is not an image reference: ${parsed.reason}`);
+  if (!parsed.ok) throw new TaskFailed(`${quoted(image)} is not an image reference: ${parsed.reason}`);
   return parsed.ref;
 };
 
@@ -67,7 +68,7 @@ async function pullImages(spec: PullSpec, ctx: TaskContext): Promise<void> {
   const { socket, namespace } = ctx.containerd;
   if (namespace !== CRI_NAMESPACE) {
     throw new TaskFailed(
-      `containerd.namespace is "${namespace}", but pull goes through the CRI, whose images always live in "${CRI_NAMESPACE}" (where kubelet looks); set containerd.namespace to ${CRI_NAMESPACE}`,
+      `containerd.namespace is ${quoted(namespace)}, but pull goes through the CRI, whose images always live in "${CRI_NAMESPACE}" (where kubelet looks); set containerd.namespace to ${CRI_NAMESPACE}`,
     );
   }
   const node = nodePlatform();

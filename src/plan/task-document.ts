@@ -1,4 +1,5 @@
 import { ProblemList } from '../base/errors.js';
+import { quoted } from '../base/shown-text.js';
 import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from '../base/yaml-documents.js';
 import type { SourcedTask } from './sourced-task.js';
 
@@ -34,7 +35,7 @@ export function tasksFromDocuments(docs: ParsedDocument[], label: string, source
       problems.add({ ...at(['kind']), message: describeMismatch('kind', TASK_LIST_KIND, body.kind) });
     }
     for (const key of Object.keys(body)) {
-      if (!['apiVersion', 'kind', 'tasks'].includes(key)) problems.add({ ...at([key]), message: `unknown key ${JSON.stringify(key)}` });
+      if (!['apiVersion', 'kind', 'tasks'].includes(key)) problems.add({ ...at([key]), message: `unknown key ${quoted(key)}` });
     }
     if (!Array.isArray(body.tasks)) {
       problems.add({ ...at(['tasks']), message: body.tasks === undefined ? 'tasks: required, a list of tasks' : 'expected tasks to be a list' });
@@ -55,6 +56,6 @@ export function tasksFromDocuments(docs: ParsedDocument[], label: string, source
 
 function describeMismatch(key: string, want: string, got: unknown): string {
   if (got === undefined) return `required; expected "${want}"`;
-  return `expected ${key} "${want}", got ${JSON.stringify(got)}`;
+  return `expected ${key} "${want}", got ${quoted(got)}`;
 }
 

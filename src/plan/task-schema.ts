@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { taskContentHash } from '../base/content-hash.js';
 import type { Problem } from '../base/errors.js';
 import { absolutePath, duration } from '../base/fields.js';
+import { quoted } from '../base/shown-text.js';
 import { zodProblems } from '../base/zod-problems.js';
 import { kindNamed, kindNames } from '../kinds/registry.js';
 import type { SourcedTask } from './sourced-task.js';
@@ -89,7 +90,7 @@ function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Pr
     if (known.includes(key)) kinds.push(key);
     else {
       unknown = true;
-      problems.push({ ...st.locate([key]), message: `unknown kind or field ${JSON.stringify(key)}; kinds are ${known.join(', ')}` });
+      problems.push({ ...st.locate([key]), message: `unknown kind or field ${quoted(key)}; kinds are ${known.join(', ')}` });
     }
   }
   if (kinds.length > 1) {
@@ -111,7 +112,7 @@ function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problem
   const before = problems.length;
   for (const key of Object.keys(fields)) {
     if (!GROUP_KEYS.includes(key)) {
-      problems.push({ ...st.locate([key]), message: `${JSON.stringify(key)} does not apply to a parallel group; set it on each member` });
+      problems.push({ ...st.locate([key]), message: `${quoted(key)} does not apply to a parallel group; set it on each member` });
     }
   }
   const head = z.strictObject({ name: commonFields.name, onFailure: commonFields.onFailure }).safeParse(pick(fields, ['name', 'onFailure']));

@@ -1,3 +1,4 @@
+import { quoted } from '../base/shown-text.js';
 import type { Host } from '../host/host.js';
 import type { HttpGetter } from '../host/http/http-get.js';
 import type { Observation, Probe } from './probe.js';
@@ -30,5 +31,5 @@ export async function getHealthz(url: string, signal: AbortSignal, http: Pick<Ht
   const a = await http.get(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
   if ('error' in a) return { ready: false, detail: a.error };
   const ok = a.status === 200 && a.body.trim() === 'ok';
-  return { ready: ok, detail: ok ? 'ok' : `HTTP ${a.status} ${JSON.stringify(a.body.trim().slice(0, 80))}` };
+  return { ready: ok, detail: ok ? 'ok' : `HTTP ${a.status} ${quoted(a.body.trim(), 80)}` };
 }

@@ -1,4 +1,5 @@
 import type { Problem } from '../base/errors.js';
+import { oneLine, quoted } from '../base/shown-text.js';
 import { formatPath } from '../base/yaml-documents.js';
 import type { TagForm } from '../kinds/kind.js';
 import { kindNamed, taskKinds } from '../kinds/registry.js';
@@ -47,9 +48,10 @@ export function tasksFromTags(tags: ReadonlyMap<string, string>): TagsOutcome {
     const origin = `tag:${key}`;
     const name = key.slice(TAG_PREFIX.length);
     if (!TASK_NAME.test(name)) {
+      // Only a key that is a task name becomes an origin; this one is shown escaped, in the source too.
       problems.push({
-        source: origin,
-        message: `tag key "${key}": "${name}" is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)`,
+        source: `tag:${oneLine(key, 140)}`,
+        message: `tag key ${quoted(key, 140)}: ${quoted(name)} is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)`,
       });
       continue;
     }
@@ -78,7 +80,7 @@ export function taskFromTagValue(name: string, value: string): Record<string, un
   const [kind, ...args] = split.words;
   if (kind === undefined) return `the value is empty; write "<kind> <args…>", where kind is one of ${tagKinds().join(', ')}`;
   const form = tagFormOf(kind);
-  if (!form) return `unknown kind ${JSON.stringify(kind)}; a tag value starts with one of ${tagKinds().join(', ')}`;
+  if (!form) return `unknown kind ${quoted(kind)}; a tag value starts with one of ${tagKinds().join(', ')}`;
   const parsed = form.parse(args);
   return 'reason' in parsed ? parsed.reason : { name, [kind]: parsed.spec };
 }

@@ -1,4 +1,5 @@
 import { InvalidInput } from '../base/errors.js';
+import { quoted } from '../base/shown-text.js';
 import type { ImdsClient } from '../host/aws/imds-client.js';
 import { readIdentityDocument } from '../host/aws/imds-identity.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
@@ -21,14 +22,20 @@ export const tagsSource = defineSource({
     let tags = await tagsFromImds(imds);
     if (tags === undefined) {
       const { instanceId, region } = await readIdentityDocument(imds);
-      ctx.log.debug({ instanceId, region }, 'tags are not in instance metadata; asking EC2 DescribeInstances');
+      // Info, once: EC2's API is shared by the whole account, and whoever reads the journal should know why this
+      // node called it. On EKS this is the usual path, not a misconfiguration (docs/sources.md, How the node reads them).
+      ctx.log.info(
+        { instanceId, region },
+        'tags are not in instance metadata (IMDS answered 404), so this node reads them with EC2 DescribeInstances: usual on EKS, ' +
+          'where Karpenter never allows tags in metadata and EC2 refuses them when any tag key holds "/" (kubernetes.io/cluster/…)',
+      );
       // Loaded only here: the EC2 client is most of the bundle, and most nodes never need it.
       const { describeInstanceTags } = await import('../host/aws/ec2-describe-tags.js');
       tags = await describeInstanceTags({ instanceId, region, log: ctx.log, ...(ctx.stop ? { stop: ctx.stop } : {}) });
     }
     const enabled = tags.get(ENABLED_KEY)?.trim().toLowerCase();
     if (enabled !== undefined && enabled !== 'true' && enabled !== 'false') {
-      ctx.log.warn(`tag ${ENABLED_KEY}="${tags.get(ENABLED_KEY)}" is neither true nor false; the tags source stays on`);
+      ctx.log.warn(`tag ${ENABLED_KEY}=${quoted(tags.get(ENABLED_KEY))} is neither true nor false; the tags source stays on`);
     }
     const outcome = tasksFromTags(tags);
     if (!outcome.enabled) {

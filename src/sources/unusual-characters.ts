@@ -1,3 +1,5 @@
+import { isHiddenCharacter } from '../base/shown-text.js';
+
 /**
  * Characters a tag value may not hold: ones that look like a space or a line break but do not separate words
  * (U+00A0 pasted from a web page gave `unknown kind "pull public.ecr…"`, which reads like a normal space),
@@ -5,8 +7,7 @@
  * read them as part of a word, so the node would run something other than what the tag seems to say.
  * Tab, newline and carriage return are the ordinary blanks of the grammar and stay allowed.
  */
-const UNUSUAL = /[\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Cs}\u115f\u1160\u2800\u3164\uffa0]/u;
-const ALLOWED = new Set([' ', '\t', '\n', '\r']);
+const BLANKS = new Set(['\t', '\n', '\r']);
 
 const SPACES: Record<number, string> = {
   0x00a0: 'NO-BREAK SPACE',
@@ -76,7 +77,7 @@ export function findUnusualCharacter(value: string): UnusualCharacter | undefine
   let position = 0;
   for (const c of value) {
     position++;
-    if (ALLOWED.has(c) || !UNUSUAL.test(c)) continue;
+    if (BLANKS.has(c) || !isHiddenCharacter(c)) continue;
     if (first) first.more++;
     else first = { position, codePoint: c.codePointAt(0)!, description: describe(c.codePointAt(0)!), more: 0 };
   }

@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { quoted } from '../base/shown-text.js';
 
 /**
  * The encodings user data arrives in. EC2 launch templates carry user data base64-encoded, tools gzip it to
@@ -40,7 +41,8 @@ export function decodeQuotedPrintable(data: Buffer): Buffer {
     const c = s.charCodeAt(i);
     if (c === 0x3d) {
       const hex = s.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new DecodeError(`invalid quoted-printable escape "=${hex}"`);
+      // The two characters after `=` may be anything, a line break included: shown escaped, so the problem is one line.
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new DecodeError(`invalid quoted-printable escape ${quoted(`=${hex}`)}`);
       bytes.push(parseInt(hex, 16));
       i += 2;
     } else bytes.push(c);

@@ -1,4 +1,5 @@
 import { InvalidInput, type Problem } from '../base/errors.js';
+import { quoted } from '../base/shown-text.js';
 import { firstInvalidUtf8 } from '../base/text-encoding.js';
 import { DecodeError, decodeBase64Strict, decodeIfBase64, decodeQuotedPrintable, isGzip, unwrapLayers } from './userdata-encoding.js';
 
@@ -91,7 +92,7 @@ function decodePart(part: MimePart, budget: number): Buffer {
   if (cte === 'base64') bytes = decodeBase64Strict(part.body);
   else if (cte === 'quoted-printable') bytes = decodeQuotedPrintable(part.body);
   else if (['7bit', '8bit', 'binary'].includes(cte)) bytes = part.body;
-  else throw new DecodeError(`unknown Content-Transfer-Encoding ${JSON.stringify(cte)}; use base64 or none`);
+  else throw new DecodeError(`unknown Content-Transfer-Encoding ${quoted(cte)}; use base64 or none`);
   return unwrapLayers(bytes, budget, `${LIMIT_TEXT} (all postjoin parts together)`);
 }
 
@@ -148,7 +149,7 @@ function readHeaders(text: string, from: number): HeaderBlock | string {
       continue;
     }
     const m = HEADER.exec(s);
-    if (!m) return `line ${JSON.stringify(s.slice(0, 40))} is not a header`;
+    if (!m) return `line ${quoted(s, 40)} is not a header`;
     last = m[1]!.toLowerCase();
     // A repeated header keeps its first value, as Go's textproto Get does.
     if (!headers.has(last)) headers.set(last, m[2]!.trim());
@@ -208,7 +209,7 @@ function splitParts(text: string, bodyStart: number, boundary: string, label: st
       if (line.next === line.end) {
         throw new InvalidInput({
           source: label,
-          message: `malformed MIME multipart: the message ends in the boundary line "${delimiter}", without its line break; nodeadm refuses that too: end the message with the closing boundary "${delimiter}--"`,
+          message: `malformed MIME multipart: the message ends in the boundary line ${quoted(delimiter)}, without its line break; nodeadm refuses that too: end the message with the closing boundary ${quoted(`${delimiter}--`)}`,
         });
       }
       partStart = line.next;
@@ -218,7 +219,7 @@ function splitParts(text: string, bodyStart: number, boundary: string, label: st
   // Only the closing boundary: no parts, as Go's reader (nodeadm's) reads it, so no tasks rather than exit 2.
   if (partStart === undefined && closed) return parts;
   if (partStart === undefined) {
-    throw new InvalidInput({ source: label, message: `malformed MIME multipart: no boundary line "${delimiter}" in the body` });
+    throw new InvalidInput({ source: label, message: `malformed MIME multipart: no boundary line ${quoted(delimiter)} in the body` });
   }
   if (!closed) lastPart(text, parts.length, partStart, delimiter, label);
   return parts;
@@ -244,7 +245,7 @@ function lastPart(text: string, index: number, start: number, delimiter: string,
   const open = makePart(text, index, start, text.length, label);
   throw new InvalidInput({
     source,
-    message: `${open.contentType} part: malformed MIME multipart: the part is cut off: the message ends without the closing boundary "${delimiter}--"`,
+    message: `${open.contentType} part: malformed MIME multipart: the part is cut off: the message ends without the closing boundary ${quoted(`${delimiter}--`)}`,
   });
 }
 
@@ -255,6 +256,6 @@ function makePart(text: string, index: number, start: number, end: number, label
   }
   const raw = head.headers.get('content-type');
   const type = raw === undefined ? { type: 'text/plain', params: new Map<string, string>() } : parseContentType(raw);
-  if (!type) throw new InvalidInput({ source: `${label}:part[${index}]`, message: `malformed Content-Type ${JSON.stringify(raw)}` });
+  if (!type) throw new InvalidInput({ source: `${label}:part[${index}]`, message: `malformed Content-Type ${quoted(raw)}` });
   return { index, contentType: type.type, headers: head.headers, body: Buffer.from(text.slice(start + head.bodyStart, end), 'latin1') };
 }

@@ -1,4 +1,5 @@
 import { parseAllDocuments } from 'yaml';
+import { oneLine, quoted } from '../base/shown-text.js';
 import { DecodeError, decodeIfBase64, gunzipCapped, isGzip } from '../sources/userdata-encoding.js';
 import { USER_DATA_LIMIT_BYTES } from '../sources/userdata-mime.js';
 
@@ -42,7 +43,7 @@ export function decodeNodeconfig(body: Buffer): { value: Record<string, unknown>
   if (broken) {
     const e = broken.errors[0]!;
     const line = bytes.toString('utf8').slice(0, e.pos[0]).split('\n').length;
-    return problem(`not YAML or JSON: line ${line}: ${e.message.split('\n')[0]}`);
+    return problem(`not YAML or JSON: line ${line}: ${oneLine(e.message.split('\n')[0] ?? '', 200)}`);
   }
   if (list.length > 1) return problem(`it holds ${list.length} YAML documents; nodeadm reads only the first of a part (give each NodeConfig its own part)`);
   let value: unknown;
@@ -50,15 +51,15 @@ export function decodeNodeconfig(body: Buffer): { value: Record<string, unknown>
     // An alias without its anchor, or an alias bomb, only fails here (yaml's toJS), not while parsing.
     value = list[0]?.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return problem(`not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    return problem(`not YAML or JSON: ${oneLine((err as Error).message.split('\n')[0] ?? '', 200)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return problem(`it is not a mapping (a YAML or JSON document with apiVersion and kind), it is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}`);
   }
   const { apiVersion, kind } = value as Record<string, unknown>;
   if (!NODECONFIG_API_VERSIONS.includes(apiVersion as string)) {
-    return problem(`apiVersion is ${apiVersion === undefined ? 'missing' : JSON.stringify(apiVersion)}; nodeadm knows ${NODECONFIG_API_VERSIONS.join(', ')}`);
+    return problem(`apiVersion is ${apiVersion === undefined ? 'missing' : quoted(apiVersion)}; nodeadm knows ${NODECONFIG_API_VERSIONS.join(', ')}`);
   }
-  if (kind !== 'NodeConfig') return problem(`kind is ${kind === undefined ? 'missing' : JSON.stringify(kind)}; expected NodeConfig`);
+  if (kind !== 'NodeConfig') return problem(`kind is ${kind === undefined ? 'missing' : quoted(kind)}; expected NodeConfig`);
   return { value: value as Record<string, unknown> };
 }

@@ -1,7 +1,7 @@
-// Property-based tests of the state-file loader and status (fast-check): bounded here, FUZZ_RUNS each under `npm run fuzz`.
+// Property-based tests of the state-file loader and status (fast-check). Each property runs its own number of cases
+// from a fixed seed here, FUZZ_RUNS from a random one under `npm run fuzz` (test/helpers/properties/harness.ts).
 import t from 'tap';
-import { replayCorpus, runProperty, type PropertyDef } from '../helpers/properties/harness.js';
+import { propertySuite, type PropertyDef } from '../helpers/properties/harness.js';
 import { stateProperties } from '../helpers/properties/state.js';
 
-for (const def of stateProperties) t.test(def.name, async (t) => void (await runProperty(t, def as PropertyDef<never>)));
-t.test('corpus: every case a property once failed on', async (t) => replayCorpus(t, 'state', stateProperties as unknown as PropertyDef<never>[]));
+propertySuite(t, stateProperties as unknown as PropertyDef<never>[], ['state']);

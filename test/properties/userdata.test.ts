@@ -1,11 +1,10 @@
-// Property-based tests of the user-data decoder and render-userdata (fast-check): bounded here, FUZZ_RUNS each
-// under `npm run fuzz`.
+// Property-based tests of the user-data decoder and render-userdata (fast-check). Each property runs its own number
+// of cases from a fixed seed here, FUZZ_RUNS from a random one under `npm run fuzz`.
 import t from 'tap';
-import { replayCorpus, runProperty, type PropertyDef } from '../helpers/properties/harness.js';
+import { propertySuite, type PropertyDef } from '../helpers/properties/harness.js';
 import { userdataProperties } from '../helpers/properties/userdata.js';
 
-for (const def of userdataProperties) t.test(def.name, async (t) => void (await runProperty(t, def as PropertyDef<never>)));
-t.test('corpus: every case a property once failed on', async (t) => replayCorpus(t, 'userdata', userdataProperties as unknown as PropertyDef<never>[]));
+propertySuite(t, userdataProperties as unknown as PropertyDef<never>[], ['userdata']);
 
 // The property above checks sizes; this checks the cost: the real bundle validates crafted bombs, and its peak
 // RSS must stay near that of validating a tiny file.

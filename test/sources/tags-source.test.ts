@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import t from 'tap';
 import { InvalidInput, SourceUnreadable } from '../../src/base/errors.js';
 import { createImdsClient } from '../../src/host/aws/imds-client.js';
@@ -7,6 +8,7 @@ import { tagsSource } from '../../src/sources/tags-source.js';
 import { kindNamed } from '../../src/kinds/registry.js';
 import { startEc2Server, type Ec2Emulator } from '../emulators/ec2-server.js';
 import { startImdsServer, type ImdsEmulator, type ImdsEmulatorOptions } from '../emulators/imds-server.js';
+import { memoryLogger } from '../helpers/memory-log.js';
 import { config, sourceContext } from '../helpers/plan.js';
 import { isolateSdkEnv } from '../helpers/sdk-env.js';
 
@@ -24,7 +26,7 @@ interface World {
  * An IMDS and an EC2 emulator, and the SDK's whole environment pointed at them: its credential chain can
  * reach only our IMDS emulator, never a real one, and finds no shared config files.
  */
-async function world(t: { teardown(fn: () => unknown): void }, imdsOpts: ImdsEmulatorOptions, tags: Record<string, string>, env: Record<string, string> = {}): Promise<World> {
+async function world(t: { teardown(fn: () => unknown): void }, imdsOpts: ImdsEmulatorOptions, tags: Record<string, string>, env: Record<string, string> = {}, log: Logger = silentLogger()): Promise<World> {
   const imds = await startImdsServer({ instanceId: INSTANCE, region: 'eu-west-1', ...imdsOpts });
   const ec2 = await startEc2Server({ instances: { [INSTANCE]: tags } });
   t.teardown(() => Promise.all([imds.close(), ec2.close()]));
@@ -34,7 +36,7 @@ async function world(t: { teardown(fn: () => unknown): void }, imdsOpts: ImdsEmu
     ...env,
   });
   const cfg = config({ sources: ['tags'], imds: { enabled: true, budget: '2s' } });
-  return { imds, ec2, read: () => tagsSource.read(sourceContext(cfg, silentLogger(), createImdsClient({ endpoint: imds.url, budgetMs: 2000 }))) };
+  return { imds, ec2, read: () => tagsSource.read(sourceContext(cfg, log, createImdsClient({ endpoint: imds.url, budgetMs: 2000 }))) };
 }
 
 const TAGS = { 'postjoin:20-wait': 'wait file /run/x', 'postjoin:10-prepull': 'pull public.ecr.aws/eks-distro/kubernetes/pause:3.9', Name: 'node' };
@@ -52,6 +54,23 @@ t.test('tags not in metadata (404): DescribeInstances with the instance role, in
   const w = await world(t, { tagsInMetadata: false, role: ROLE }, TAGS);
   t.same(names(await w.read()), ['tag:postjoin:10-prepull', 'tag:postjoin:20-wait']);
   t.match(w.ec2.requests, [{ action: 'DescribeInstances', instanceIds: [INSTANCE], region: 'eu-west-1', accessKeyId: ROLE.accessKeyId, status: 200 }]);
+});
+
+t.test('the fallback says once, at info, why the node calls EC2: tags not in metadata, as on every Karpenter node', async (t) => {
+  const mem = memoryLogger();
+  const w = await world(t, { tagsInMetadata: false, role: ROLE }, { ...TAGS, 'kubernetes.io/cluster/prod': 'owned', 'karpenter.sh/nodepool': 'default' }, {}, mem.log);
+  t.equal((await w.read()).length, 2);
+  const why = mem.records.filter((r) => /DescribeInstances/.test(String(r.msg)));
+  t.equal(why.length, 1, 'one line');
+  t.match(why[0], { level: 'info', instanceId: INSTANCE, region: 'eu-west-1' });
+  t.equal(
+    why[0]!.msg,
+    'tags are not in instance metadata (IMDS answered 404), so this node reads them with EC2 DescribeInstances: usual on EKS, ' +
+      'where Karpenter never allows tags in metadata and EC2 refuses them when any tag key holds "/" (kubernetes.io/cluster/…)',
+  );
+  const viaImds = memoryLogger();
+  await (await world(t, { tags: TAGS }, {}, {}, viaImds.log)).read();
+  t.notOk(viaImds.messages().some((m) => /DescribeInstances/.test(m)), 'nothing of the kind when IMDS has the tags');
 });
 
 t.test('DescribeInstances throttled twice, then OK: the SDK retries RequestLimitExceeded', async (t) => {
@@ -72,8 +91,8 @@ for (const code of ['UnauthorizedOperation', 'AccessDenied'] as const) {
     t.type(err, SourceUnreadable);
     t.equal(err.exitCode, 4);
     t.match(err.message, `tags: cannot read this instance's tags: they are not in instance metadata (IMDS answered 404), and EC2 DescribeInstances for ${INSTANCE} was refused (${code}:`);
-    t.match(err.message, 'enable tags in instance metadata (launch template MetadataOptions InstanceMetadataTags=enabled)');
-    t.match(err.message, 'let the node role call ec2:DescribeInstances (AmazonEKSWorkerNodePolicy grants it; ec2:DescribeTags is not enough)');
+    t.match(err.message, 'Fix it: let the node role call ec2:DescribeInstances (AmazonEKSWorkerNodePolicy grants it; ec2:DescribeTags is not enough)');
+    t.match(err.message, 'or, where no tag key of the instance holds "/" or a space (not on Karpenter), allow tags in instance metadata (launch template MetadataOptions InstanceMetadataTags=enabled)');
     t.equal(w.ec2.requests.length, 1, 'a refusal is not retried');
   });
 }
@@ -83,7 +102,7 @@ t.test('no credentials at all (no instance profile): exit 4 asking for one, and 
   const err = (await w.read().catch((e: unknown) => e)) as SourceUnreadable;
   t.type(err, SourceUnreadable);
   t.match(err.message, /could not be called: no AWS credentials \(CredentialsProviderError: [^)]*\): the node has no instance profile, or IMDS did not answer for its role\. Fix it/);
-  t.match(err.message, 'or give the node an instance profile whose role may call ec2:DescribeInstances');
+  t.match(err.message, 'Fix it: give the node an instance profile whose role may call ec2:DescribeInstances');
   t.notMatch(err.message, 'let the node role call', 'not the advice for a refusal');
   t.same(w.ec2.requests, []);
   t.ok(w.imds.requests.some((r) => r.path.startsWith('/latest/meta-data/iam/security-credentials')), 'the SDK looked for a role on our emulator');

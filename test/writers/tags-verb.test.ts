@@ -41,7 +41,19 @@ t.test('tags: KEY=VALUE lines, zero-padded order prefixes, names with a numeric 
     ].join('\n'),
   );
   t.match(r.stderr, /3 postjoin tag\(s\): 3 of EC2's 50 per instance; the instance's own tags/);
+  // The verb cannot see the instance's other tags, so it says when a node can find these in metadata, and what
+  // the other way costs: on EKS that is most nodes (Karpenter's, and any whose tag keys hold a "/").
+  const notes = r.stderr.split('\n').filter((l) => /instance metadata|DescribeInstances/.test(l));
+  t.same(notes, [
+    'postjoin tags: note: a node reads these from instance metadata only if its launch template allows tags in metadata; ' +
+      'EC2 refuses that when any tag key of the instance holds "/" or a space (kubernetes.io/cluster/…, karpenter.sh/nodepool, ' +
+      'k8s.io/cluster-autoscaler/…), and Karpenter never allows it',
+    'postjoin tags: note: otherwise each node calls EC2 DescribeInstances at boot, from the per-Region request limit of the account ' +
+      'that Karpenter and the VPC CNI call too (2,000 boots in a minute: about 4.6 calls per node, the last tasks up to 75 s late; ' +
+      'docs/performance.md, P6); on Karpenter, or for fleets that boot by the thousand, give the tasks as user data (postjoin render-userdata)',
+  ]);
   const json = await runCli(['tags', '--tasks', path, '--output', 'json']);
+  t.notMatch(json.stdout, /note/, 'stdout stays the tags alone');
   t.same(JSON.parse(json.stdout)[2], { Key: 'postjoin:99-last', Value: 'exec /bin/true' });
 });
 

@@ -116,13 +116,16 @@ function explain(err: unknown, opts: DescribeTagsOptions): SourceUnreadable {
     const why = noCredentials
       ? `could not be called: no AWS credentials (${what}): the node has no instance profile, or IMDS did not answer for its role`
       : `was refused (${what})`;
-    const roleFix = noCredentials ? 'or give the node an instance profile whose role may call' : 'or let the node role call';
+    const roleFix = noCredentials ? 'give the node an instance profile whose role may call' : 'let the node role call';
+    // The permission first: tags in metadata are impossible where a tag key holds "/" (EC2 then refuses to launch)
+    // and on Karpenter, which always launches with them off; that is most EKS nodes.
     return new SourceUnreadable(
       'tags',
       `cannot read this instance's tags: they are not in instance metadata (IMDS answered 404), and EC2 DescribeInstances ` +
-        `for ${opts.instanceId} ${why}. Fix it either way: enable tags in instance metadata (launch template ` +
-        `MetadataOptions InstanceMetadataTags=enabled), ${roleFix} ec2:DescribeInstances ` +
-        `(AmazonEKSWorkerNodePolicy grants it; ec2:DescribeTags is not enough)`,
+        `for ${opts.instanceId} ${why}. Fix it: ${roleFix} ec2:DescribeInstances ` +
+        `(AmazonEKSWorkerNodePolicy grants it; ec2:DescribeTags is not enough), or, where no tag key of the instance ` +
+        `holds "/" or a space (not on Karpenter), allow tags in instance metadata (launch template MetadataOptions ` +
+        `InstanceMetadataTags=enabled)`,
       { cause: err },
     );
   }

@@ -1,6 +1,7 @@
 import { formatDuration } from '../../base/duration.js';
 import { SPAWN_BASE, loadExeca, signalGroup } from '../process/lazy-execa.js';
 import { inheritedEnv } from '../process/process-group.js';
+import { quoted } from '../../base/shown-text.js';
 import { abortText } from './abort-text.js';
 import type { ClusterAccess, ExecConfig } from './kubeconfig.js';
 
@@ -79,7 +80,7 @@ export class ExecPluginError extends Error {
  * to the end). It gets the agent's environment without systemd's per-service variables, like a task.
  */
 export async function runPlugin(cfg: ExecConfig, execInfo: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
-  const what = `exec plugin ${JSON.stringify(cfg.command)}`;
+  const what = `exec plugin ${quoted(cfg.command)}`;
   if (signal.aborted) throw new ExecPluginError(`${what}: not started: ${abortText(signal)}`);
   const env: Record<string, string> = { ...inheritedEnv(), KUBERNETES_EXEC_INFO: execInfo };
   for (const e of cfg.env) env[e.name] = e.value;
@@ -124,17 +125,17 @@ export async function runPlugin(cfg: ExecConfig, execInfo: string, signal: Abort
 }
 
 export function parseExecCredential(stdout: string, cfg: Pick<ExecConfig, 'apiVersion' | 'command'>): Credential {
-  const what = `exec plugin ${JSON.stringify(cfg.command)}`;
+  const what = `exec plugin ${quoted(cfg.command)}`;
   let v: unknown;
   try {
     v = JSON.parse(stdout);
   } catch {
-    throw new ExecPluginError(`${what}: did not print an ExecCredential (not JSON: ${JSON.stringify(stdout.slice(0, 80))})`);
+    throw new ExecPluginError(`${what}: did not print an ExecCredential (not JSON: ${quoted(stdout, 80)})`);
   }
   const o = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
-  if (o.kind !== 'ExecCredential') throw new ExecPluginError(`${what}: printed kind ${JSON.stringify(o.kind ?? null)}, not ExecCredential`);
+  if (o.kind !== 'ExecCredential') throw new ExecPluginError(`${what}: printed kind ${quoted(o.kind ?? null)}, not ExecCredential`);
   if (o.apiVersion !== cfg.apiVersion) {
-    throw new ExecPluginError(`${what}: the kubeconfig asks for ${cfg.apiVersion}, the plugin answered ${JSON.stringify(o.apiVersion ?? null)}`);
+    throw new ExecPluginError(`${what}: the kubeconfig asks for ${cfg.apiVersion}, the plugin answered ${quoted(o.apiVersion ?? null)}`);
   }
   const s = (typeof o.status === 'object' && o.status !== null ? o.status : undefined) as Record<string, unknown> | undefined;
   if (!s) throw new ExecPluginError(`${what}: the ExecCredential has no status`);
@@ -151,7 +152,7 @@ export function parseExecCredential(stdout: string, cfg: Pick<ExecConfig, 'apiVe
   if (!cred.token && !cred.cert) throw new ExecPluginError(`${what}: the ExecCredential holds neither a token nor a client certificate`);
   if (s.expirationTimestamp !== undefined && s.expirationTimestamp !== null) {
     const at = typeof s.expirationTimestamp === 'string' ? Date.parse(s.expirationTimestamp) : Number.NaN;
-    if (Number.isNaN(at)) throw new ExecPluginError(`${what}: expirationTimestamp ${JSON.stringify(s.expirationTimestamp)} is not an RFC 3339 time`);
+    if (Number.isNaN(at)) throw new ExecPluginError(`${what}: expirationTimestamp ${quoted(s.expirationTimestamp)} is not an RFC 3339 time`);
     cred.expiresAt = at;
   }
   return cred;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { formatProblem } from '../../base/errors.js';
+import { InvalidInput, formatProblem } from '../../base/errors.js';
+import { oneLine, quoted } from '../../base/shown-text.js';
 import { formatPath, parseDocuments, type PathSegment } from '../../base/yaml-documents.js';
 
 /**
@@ -64,7 +65,11 @@ export async function readKubeconfig(path: string): Promise<ClusterAccess> {
   try {
     docs = parseDocuments(text, 'yaml', `kubeconfig ${path}`);
   } catch (err) {
-    throw new KubeconfigError(path, [], (err as Error).message.replace(`kubeconfig ${path}: `, ''));
+    if (!(err instanceof InvalidInput)) throw err;
+    // One error, one line: the file's first problems joined, each with its line.
+    const shown = err.problems.slice(0, 3).map((p) => (p.line === undefined ? p.message : `line ${p.line}: ${p.message}`));
+    const more = err.problems.length > 3 ? `; and ${err.problems.length - 3} more` : '';
+    throw new KubeconfigError(path, [], `${shown.join('; ')}${more}`);
   }
   return parseKubeconfig(docs[0]?.value, path, docs[0]?.lineOf);
 }
@@ -93,7 +98,8 @@ export async function parseKubeconfig(doc: unknown, path: string, lineOf?: (p: r
     try {
       return await readFile(full);
     } catch (err) {
-      return fail(at, `cannot read ${full}: ${(err as Error).message}`);
+      // Node's message repeats the path ("ENOENT: no such file or directory, open '…'"): named once, above.
+      return fail(at, `cannot read ${oneLine(full, 200)}: ${oneLine((err as Error).message.replace(/, \w+ '[^]*'$/, ''), 200)}`);
     }
   };
   const fileOrData = async (fileKey: string, dataKey: string, o: Obj, at: PathSegment[]): Promise<Buffer | undefined> => {
@@ -112,10 +118,10 @@ export async function parseKubeconfig(doc: unknown, path: string, lineOf?: (p: r
   try {
     server = new URL(serverText);
   } catch {
-    return fail([...cluster.at, 'server'], `${JSON.stringify(serverText)} is not a URL`);
+    return fail([...cluster.at, 'server'], `${quoted(serverText)} is not a URL`);
   }
   // The node's credential goes in every request: never in clear text.
-  if (server.protocol !== 'https:') fail([...cluster.at, 'server'], `${JSON.stringify(serverText)} is not https; postjoin sends the node's credential only over TLS`);
+  if (server.protocol !== 'https:') fail([...cluster.at, 'server'], `${quoted(serverText)} is not https; postjoin sends the node's credential only over TLS`);
   if (c['insecure-skip-tls-verify'] === true) {
     fail([...cluster.at, 'insecure-skip-tls-verify'], "is refused: postjoin sends the node's credential only to a server whose certificate it has verified; give certificate-authority or certificate-authority-data");
   }
@@ -155,7 +161,7 @@ function parseExec(v: unknown, at: PathSegment[], base: string, fail: (at: reado
   if (!isObj(v)) return fail(at, 'expected a mapping');
   const apiVersion = v.apiVersion;
   if (!(EXEC_API_VERSIONS as readonly unknown[]).includes(apiVersion)) {
-    fail([...at, 'apiVersion'], `${JSON.stringify(apiVersion ?? null)} is not supported; expected ${EXEC_API_VERSIONS.join(' or ')}`);
+    fail([...at, 'apiVersion'], `${quoted(apiVersion ?? null)} is not supported; expected ${EXEC_API_VERSIONS.join(' or ')}`);
   }
   const command = v.command;
   if (typeof command !== 'string' || command === '') return fail([...at, 'command'], 'expected the plugin command as a string');
@@ -185,7 +191,7 @@ function named(root: Obj, list: string, name: string, key: string, fail: (at: re
   const items = root[list];
   if (!Array.isArray(items)) return fail([list], 'expected a list');
   const i = items.findIndex((e) => isObj(e) && e.name === name);
-  if (i === -1) return fail([list], `has no entry named ${JSON.stringify(name)}`);
+  if (i === -1) return fail([list], `has no entry named ${quoted(name)}`);
   const value = (items[i] as Obj)[key];
   if (!isObj(value)) return fail([list, i, key], 'expected a mapping');
   return { value, at: [list, i, key] };

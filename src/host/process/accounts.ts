@@ -1,5 +1,6 @@
 import { formatDuration } from '../../base/duration.js';
 import { SPAWN_BASE, loadExeca } from './lazy-execa.js';
+import { quoted } from '../../base/shown-text.js';
 import { inheritedEnv } from './process-group.js';
 
 /** SSSD or LDAP behind NSS may be slow on a cold cache, but a hung directory must not hold a task forever. */
@@ -16,11 +17,11 @@ export async function resolveId(kind: 'user' | 'group', nameOrId: string, opts: 
   const db = kind === 'user' ? 'passwd' : 'group';
   const timeoutMs = opts.timeoutMs ?? GETENT_TIMEOUT_MS;
   const r = await getent(db, nameOrId, timeoutMs, opts.signal);
-  const cannot = (why: string) => new Error(`cannot resolve ${kind} "${nameOrId}": ${why}`);
-  if (r.kind === 'not-found') throw new Error(`no ${kind} "${nameOrId}" (getent ${db} found none)`);
+  const cannot = (why: string) => new Error(`cannot resolve ${kind} ${quoted(nameOrId)}: ${why}`);
+  if (r.kind === 'not-found') throw new Error(`no ${kind} ${quoted(nameOrId)} (getent ${db} found none)`);
   if (r.kind === 'failed') throw cannot(r.reason);
   const fields = (r.stdout.split('\n')[0] ?? '').split(':');
-  if (fields[0] !== nameOrId || !/^\d+$/.test(fields[2] ?? '')) throw cannot(`getent ${db} answered ${JSON.stringify(r.stdout.slice(0, 200))}, not an entry for it`);
+  if (fields[0] !== nameOrId || !/^\d+$/.test(fields[2] ?? '')) throw cannot(`getent ${db} answered ${quoted(r.stdout, 200)}, not an entry for it`);
   return Number(fields[2]);
 }
 

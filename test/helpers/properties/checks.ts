@@ -3,6 +3,17 @@ import { InvalidInput, type Problem } from '../../../src/base/errors.js';
 
 export class PropertyViolation extends Error {}
 
+/**
+ * The first character of `text` a problem must not hold as is, named, or undefined: a line break (a problem is
+ * one journal line, one `validate` line), any other control character, or one a reader cannot see (format
+ * characters such as bidi overrides and zero-width spaces, separators, spaces other than the ordinary one, lone
+ * surrogates). Written here on its own, not with the product's helper, so the check does not trust what it checks.
+ */
+export function unshown(text: string | undefined): string | undefined {
+  const m = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u.exec(text ?? '');
+  return m ? `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : undefined;
+}
+
 export function fail(message: string): never {
   throw new PropertyViolation(message);
 }
@@ -39,7 +50,10 @@ export function checkInvalidInput(err: unknown, sourcePrefix: string, located: L
     if (typeof p.source !== 'string' || p.source === '') fail(`a problem without a source: ${JSON.stringify(p)}`);
     if (!p.source.startsWith(sourcePrefix)) fail(`a problem whose source does not name the input (${sourcePrefix}…): ${JSON.stringify(p)}`);
     if (typeof p.message !== 'string' || p.message.trim() === '') fail(`a problem without a message: ${JSON.stringify(p)}`);
-    if (/\n/.test(p.message)) fail(`a problem message spans lines (one journal line each): ${JSON.stringify(p)}`);
+    for (const field of ['source', 'at', 'message'] as const) {
+      const hidden = unshown(p[field]);
+      if (hidden) fail(`a problem's ${field} holds ${hidden} as is (one journal line each, every character visible): ${JSON.stringify(p)}`);
+    }
     if (!located(p)) fail(`a problem that names no location (path or line): ${JSON.stringify(p)}`);
   }
   return err;
