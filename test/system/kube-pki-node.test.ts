@@ -1,7 +1,8 @@
 // The demo's pure-Node PKI (no openssl at demo time) checked by the real openssl, and in use: the Kubernetes API
 // stand-in serving its certificate to the real kubectl and to postjoin's own client (through a whole report).
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -49,4 +50,41 @@ t.test('the stand-in on the pure-Node PKI: the real kubectl and postjoin\'s clie
     { log: memoryLogger().log, stop: new AbortController().signal, nodeName: node, host },
   );
   t.match(await report.final({ reason: 'Succeeded', counts: {} }), { made: true });
+});
+
+// Issue 20: one set in about 150 had a serial that was not minimal DER (a 0x00 byte before one below 0x80), and
+// openssl, Node and so `npm start` refused it. 3,000 sets make such a serial all but certain to come up again.
+t.test('3,000 sets: each parses in openssl and in Node, and verifies against its own CA', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'postjoin-pki-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const sets: { ca: string; server: string }[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const pki = makeNodePki(dir);
+    sets.push({ ca: pki.caPem, server: pki.server.certPem });
+  }
+  const refused: string[] = [];
+  sets.forEach((s, i) => {
+    try {
+      const ca = new X509Certificate(s.ca);
+      const server = new X509Certificate(s.server);
+      if (!server.checkIssued(ca) || !server.verify(ca.publicKey)) refused.push(`set ${i}: the server certificate is not its CA's`);
+    } catch (e) {
+      refused.push(`set ${i}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  });
+  t.same(refused, [], "Node's X509Certificate reads every certificate");
+
+  // One openssl per check, not per certificate: pkcs7 -print_certs parses the lot (and fails on any bad one).
+  const all = join(dir, 'all.pem');
+  await writeFile(all, sets.flatMap((s) => [s.ca, s.server]).join(''));
+  const p7 = join(dir, 'all.p7');
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  let printed = '';
+  try {
+    openssl('crl2pkcs7', '-nocrl', '-certfile', all, '-out', p7);
+    printed = openssl('pkcs7', '-in', p7, '-print_certs', '-noout');
+  } catch (e) {
+    t.fail(`openssl refused a certificate: ${(e as { stderr?: string }).stderr ?? String(e)}`);
+  }
+  t.equal(printed.match(/^subject=/gm)?.length ?? 0, 6000, 'openssl parsed all 6,000 certificates');
 });
