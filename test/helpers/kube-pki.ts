@@ -14,7 +14,7 @@ import {
   SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
 } from '@peculiar/asn1-x509';
 import { Integer } from 'asn1js';
-import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -83,8 +83,7 @@ function certificate(subject: Name, spki: Buffer, issuer: Issuer, extensions: Ex
   });
   const signatureValue = sign('sha256', Buffer.from(AsnConvert.serialize(tbsCertificate)), issuer.key); // an ECDSA-Sig-Value, DER
   const der = AsnConvert.serialize(new Certificate({ tbsCertificate, signatureAlgorithm: algorithm(), signatureValue: arrayBuffer(signatureValue) }));
-  // Node parses it here, so a certificate it would refuse fails where it is made, not in a TLS handshake later.
-  return new X509Certificate(Buffer.from(der)).toString();
+  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 }
 
 /** RFC 5280 4.2.1.2 leaves the method open; a SHA-1 of the whole SubjectPublicKeyInfo is unique per key. */
