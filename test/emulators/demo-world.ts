@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { startImdsServer } from './imds-server.js';
 import { startKubeApiServer } from './kube-apiserver.js';
 import { kubeconfigText } from './kube-kubeconfig.js';
-import { makeNodePki } from './kube-pki-node.js';
 import { startKubeletStub } from './kubelet-healthz.js';
 
 export const DEMO_NODE = 'ip-10-0-1-23.us-west-2.compute.internal';
@@ -29,7 +28,7 @@ export async function startDemoWorld(dir: string, examples: string): Promise<{ w
   const tags = JSON.parse(readFileSync(join(examples, 'tags.json'), 'utf8')) as Record<string, string>;
   const imds = await startImdsServer({ instanceId: 'i-0de0c0ffee1234567', region: 'us-west-2', userData: readFileSync(join(examples, 'userdata.mime')), tags });
   const kubelet = await startKubeletStub('[-]syncloop failed: kubelet is starting');
-  const api = await startKubeApiServer({ dir, pki: makeNodePki });
+  const api = await startKubeApiServer({ dir });
   api.addNode(DEMO_NODE, { labels: { 'postjoin.io/handoff': 'true' }, taints: [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }] });
   const credential = { apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: api.tokenFor(DEMO_NODE) } };
   const plugin = join(dir, 'aws-eks-get-token');

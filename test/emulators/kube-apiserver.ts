@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import YAML from 'yaml';
 import { removeDir, tempDir } from '../harness/proc.js';
-import { makeKubePki, type CertPair, type KubePki } from '../helpers/kube-pki.js';
+import { makeKubePki, type CertPair } from '../helpers/kube-pki.js';
 import type { User } from './kube-admission.js';
 import { createEventStore } from './kube-events.js';
 import { karpenterRegister, type NodeClaim } from './kube-karpenter.js';
@@ -97,10 +97,10 @@ function parseBody(raw: Buffer, contentType: string): unknown {
 
 const microNow = () => new Date().toISOString().replace(/Z$/, '000Z');
 
-/** `pki` makes the CA and server certificate in the dir; the default uses openssl (and can make client certificates). */
-export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: string) => KubePki } = {}): Promise<KubeStandIn> {
+/** Its CA, server certificate and client certificates are made in pure Node in `dir` (test/helpers/kube-pki.ts). */
+export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<KubeStandIn> {
   const dir = opts.dir ?? (await tempDir('kube'));
-  const pki = (opts.pki ?? makeKubePki)(dir);
+  const pki = makeKubePki(dir);
   let rv = 1000;
   const nextVersion = () => String(++rv);
   const nodes = createNodeStore(nextVersion);

@@ -24,7 +24,7 @@ async function standinBundle(dir: string): Promise<string> {
 }
 
 t.test('the unit under systemd reports to its Node: postjoin.io/Ready=True, label, event; the tasks get the node context', async (t) => {
-  if (!(await requireRootAndBins(t, { 'systemd-nspawn': 'systemd-container', nsenter: 'util-linux', containerd: 'containerd', runc: 'runc', kubectl: 'kubectl', openssl: 'openssl' }))) return;
+  if (!(await requireRootAndBins(t, { 'systemd-nspawn': 'systemd-container', nsenter: 'util-linux', containerd: 'containerd', runc: 'runc', kubectl: 'kubectl' }))) return;
   if (!(await requireReal(t, `rootfs at ${defaultRootfs}`, () => rootfsReady(), 'sudo scripts/ensure-rootfs.sh (about 2 min, once)'))) return;
   const work = await tempDir('handoff');
   const kdir = join(work, 'kubernetes');
@@ -48,7 +48,7 @@ t.test('the unit under systemd reports to its Node: postjoin.io/Ready=True, labe
   });
   t.teardown(() => c.stop());
 
-  // The stand-in in the container's network namespace (host files, so the host's openssl makes its PKI).
+  // The stand-in in the container's network namespace (a host process writing host files, its PKI among them).
   const api = await c.spawnInNetns([process.execPath, standin, kdir, NODE, '/etc/kubernetes/get-token'], join(work, 'standin.log'));
   t.teardown(() => api.stop());
   await waitFor('the stand-in to be up', async () => (await readFile(join(kdir, 'url'), 'utf8').catch(() => '')) !== '', {
