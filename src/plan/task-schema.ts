@@ -33,7 +33,6 @@ export const commonFields = {
   cwd: absolutePath('cwd').optional(),
 };
 const COMMON_KEYS = Object.keys(commonFields);
-const commonSchema = z.strictObject(commonFields);
 
 /** A group holds tasks; the timeouts, retries and once-state belong to its members. */
 const GROUP_KEYS = ['name', 'onFailure', 'parallel'];
@@ -41,6 +40,15 @@ const groupSpecSchema = z.strictObject({
   concurrency: z.int().min(1).max(64).default(4),
   tasks: z.array(z.unknown(), { error: 'expected a list of tasks' }).min(1, 'a parallel group needs at least one task'),
 });
+
+/**
+ * Every key a task may hold: the common fields, and one key per kind (its spec is checked by the kind's own
+ * schema). Checked as one object, so that a misspelled key is named with the key it most likely meant.
+ */
+const KIND_KEYS = [...kindNames(), 'parallel'];
+const taskKeysSchema = z.strictObject({ ...commonFields, ...Object.fromEntries(KIND_KEYS.map((k) => [k, z.unknown().optional()])) });
+const UNKNOWN_AT_TOP = (key: string) =>
+  `unknown kind or field ${JSON.stringify(key)}; kinds are ${KIND_KEYS.join(', ')}; fields are ${COMMON_KEYS.join(', ')}`;
 
 /** Validates one task (or group) as written. Problems go to `problems`; the result is undefined if any. */
 export function validateStep(st: SourcedTask, problems: Problem[], inGroup = false): PlanStep | undefined {
@@ -50,15 +58,29 @@ export function validateStep(st: SourcedTask, problems: Problem[], inGroup = fal
     return undefined;
   }
   const fields = raw as Record<string, unknown>;
-  const kind = findKind(st, fields, problems, inGroup);
-  if (!kind) return undefined;
-  if (kind === 'parallel') return validateGroup(st, fields, problems);
-
+  const kinds = Object.keys(fields).filter((k) => KIND_KEYS.includes(k));
   const before = problems.length;
-  const common = commonSchema.safeParse(pick(fields, COMMON_KEYS));
-  if (!common.success) problems.push(...zodProblems(common.error, st.locate));
+  // A group's own fields are only name and onFailure: the others are said not to apply, not checked as values.
+  const checked = kinds.length === 1 && kinds[0] === 'parallel' ? omit(fields, COMMON_KEYS.filter((k) => !GROUP_KEYS.includes(k))) : fields;
+  const common = taskKeysSchema.safeParse(checked);
+  if (!common.success) {
+    problems.push(
+      ...zodProblems(common.error, {
+        schema: taskKeysSchema,
+        input: checked,
+        locate: st.locate,
+        unknownAtTop: UNKNOWN_AT_TOP,
+        guessPrefix: (k) => (KIND_KEYS.includes(k) ? 'the kind ' : ''),
+      }),
+    );
+  }
+  const strayKey = !common.success && common.error.issues.some((i) => i.code === 'unrecognized_keys');
+  const kind = findKind(st, kinds, problems, inGroup, strayKey);
+  if (!kind) return undefined;
+  if (kind === 'parallel') return validateGroup(st, fields, problems, before, common.data);
+
   const spec = kindNamed(kind)!.schema.safeParse(fields[kind]);
-  if (!spec.success) problems.push(...zodProblems(spec.error, st.locate, [kind]));
+  if (!spec.success) problems.push(...zodProblems(spec.error, { schema: kindNamed(kind)!.schema, input: fields[kind], locate: st.locate, prefix: [kind] }));
   if (!common.success || !spec.success || problems.length > before) return undefined;
   const c = common.data;
   const task: SimpleTask = {
@@ -80,24 +102,14 @@ export function validateStep(st: SourcedTask, problems: Problem[], inGroup = fal
   return task;
 }
 
-function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Problem[], inGroup: boolean): string | undefined {
-  const known = [...kindNames(), 'parallel'];
-  const kinds: string[] = [];
-  let unknown = false;
-  for (const key of Object.keys(fields)) {
-    if (COMMON_KEYS.includes(key)) continue;
-    if (known.includes(key)) kinds.push(key);
-    else {
-      unknown = true;
-      problems.push({ ...st.locate([key]), message: `unknown kind or field ${JSON.stringify(key)}; kinds are ${known.join(', ')}` });
-    }
-  }
+/** The one kind of a task; none, or two, is a problem. An unknown key already reported may be the kind, misspelled. */
+function findKind(st: SourcedTask, kinds: string[], problems: Problem[], inGroup: boolean, strayKey: boolean): string | undefined {
   if (kinds.length > 1) {
     problems.push({ ...st.locate([]), message: `has ${kinds.length} kinds (${kinds.join(', ')}); a task has exactly one` });
     return undefined;
   }
   if (kinds.length === 0) {
-    if (!unknown) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${known.join(', ')}` });
+    if (!strayKey) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${KIND_KEYS.join(', ')}` });
     return undefined;
   }
   if (kinds[0] === 'parallel' && inGroup) {
@@ -107,18 +119,21 @@ function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Pr
   return kinds[0];
 }
 
-function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problems: Problem[]): ParallelGroup | undefined {
-  const before = problems.length;
+function validateGroup(
+  st: SourcedTask,
+  fields: Record<string, unknown>,
+  problems: Problem[],
+  before: number,
+  head: { name: string; onFailure: ParallelGroup['onFailure'] } | undefined,
+): ParallelGroup | undefined {
   for (const key of Object.keys(fields)) {
-    if (!GROUP_KEYS.includes(key)) {
+    if (COMMON_KEYS.includes(key) && !GROUP_KEYS.includes(key)) {
       problems.push({ ...st.locate([key]), message: `${JSON.stringify(key)} does not apply to a parallel group; set it on each member` });
     }
   }
-  const head = z.strictObject({ name: commonFields.name, onFailure: commonFields.onFailure }).safeParse(pick(fields, ['name', 'onFailure']));
-  if (!head.success) problems.push(...zodProblems(head.error, st.locate));
   const spec = groupSpecSchema.safeParse(fields.parallel);
   if (!spec.success) {
-    problems.push(...zodProblems(spec.error, st.locate, ['parallel']));
+    problems.push(...zodProblems(spec.error, { schema: groupSpecSchema, input: fields.parallel, locate: st.locate, prefix: ['parallel'] }));
     return undefined;
   }
   const members = spec.data.tasks.map((raw, i) =>
@@ -128,21 +143,19 @@ function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problem
       true,
     ),
   ) as (SimpleTask | undefined)[];
-  if (!head.success || problems.length > before) return undefined;
-  const name = head.data.name;
+  if (!head || problems.length > before) return undefined;
+  const name = head.name;
   return {
     name,
     kind: 'parallel',
     origin: st.origin,
     source: st.source,
-    onFailure: head.data.onFailure,
+    onFailure: head.onFailure,
     concurrency: spec.data.concurrency,
     tasks: (members as SimpleTask[]).map((m) => ({ ...m, group: name })),
   };
 }
 
-function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (k in o) out[k] = o[k];
-  return out;
+function omit(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
 }

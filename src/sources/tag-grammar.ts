@@ -1,3 +1,4 @@
+import { didYouMean } from '../base/did-you-mean.js';
 import type { Problem } from '../base/errors.js';
 import { formatPath } from '../base/yaml-documents.js';
 import type { TagForm } from '../kinds/kind.js';
@@ -78,7 +79,7 @@ export function taskFromTagValue(name: string, value: string): Record<string, un
   const [kind, ...args] = split.words;
   if (kind === undefined) return `the value is empty; write "<kind> <args…>", where kind is one of ${tagKinds().join(', ')}`;
   const form = tagFormOf(kind);
-  if (!form) return `unknown kind ${JSON.stringify(kind)}; a tag value starts with one of ${tagKinds().join(', ')}`;
+  if (!form) return `unknown kind ${JSON.stringify(kind)}; a tag value starts with one of ${tagKinds().join(', ')}${didYouMean(kind, tagKinds())}`;
   const parsed = form.parse(args);
   return 'reason' in parsed ? parsed.reason : { name, [kind]: parsed.spec };
 }
