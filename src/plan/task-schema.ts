@@ -50,8 +50,19 @@ const taskKeysSchema = z.strictObject({ ...commonFields, ...Object.fromEntries(K
 const UNKNOWN_AT_TOP = (key: string) =>
   `unknown kind or field ${JSON.stringify(key)}; kinds are ${KIND_KEYS.join(', ')}; fields are ${COMMON_KEYS.join(', ')}`;
 
-/** Validates one task (or group) as written. Problems go to `problems`; the result is undefined if any. */
-export function validateStep(st: SourcedTask, problems: Problem[], inGroup = false): PlanStep | undefined {
+/**
+ * Validates one task (or group) as written. Problems go to `problems`; the result is undefined if any. What a
+ * valid task's kind warns about goes to `warnings`, located as a problem is.
+ */
+export function validateStep(st: SourcedTask, problems: Problem[], inGroup = false, warnings: Problem[] = []): PlanStep | undefined {
+  const before = problems.length;
+  const step = checkStep(st, problems, inGroup, warnings);
+  // In the order of the document, whichever check found them (the task's keys, then its kind's spec).
+  problems.push(...problems.splice(before).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  return step;
+}
+
+function checkStep(st: SourcedTask, problems: Problem[], inGroup: boolean, warnings: Problem[]): PlanStep | undefined {
   const raw = st.raw;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     problems.push({ ...st.locate([]), message: 'expected a task (a mapping with a name and one kind)' });
@@ -77,7 +88,7 @@ export function validateStep(st: SourcedTask, problems: Problem[], inGroup = fal
   const strayKey = !common.success && common.error.issues.some((i) => i.code === 'unrecognized_keys');
   const kind = findKind(st, kinds, problems, inGroup, strayKey);
   if (!kind) return undefined;
-  if (kind === 'parallel') return validateGroup(st, fields, problems, before, common.data);
+  if (kind === 'parallel') return validateGroup(st, fields, { problems, warnings }, before, common.data);
 
   const spec = kindNamed(kind)!.schema.safeParse(fields[kind]);
   if (!spec.success) problems.push(...zodProblems(spec.error, { schema: kindNamed(kind)!.schema, input: fields[kind], locate: st.locate, prefix: [kind] }));
@@ -99,6 +110,7 @@ export function validateStep(st: SourcedTask, problems: Problem[], inGroup = fal
     hash: '',
   };
   task.hash = taskContentHash(task);
+  for (const w of kindNamed(kind)!.warnings?.(spec.data) ?? []) warnings.push({ ...st.locate([kind, ...w.path]), message: `task "${task.name}": ${w.message}` });
   return task;
 }
 
@@ -122,7 +134,7 @@ function findKind(st: SourcedTask, kinds: string[], problems: Problem[], inGroup
 function validateGroup(
   st: SourcedTask,
   fields: Record<string, unknown>,
-  problems: Problem[],
+  { problems, warnings }: { problems: Problem[]; warnings: Problem[] },
   before: number,
   head: { name: string; onFailure: ParallelGroup['onFailure'] } | undefined,
 ): ParallelGroup | undefined {
@@ -141,6 +153,7 @@ function validateGroup(
       { source: st.source, origin: `${st.origin}.parallel.tasks[${i}]`, raw, locate: (p) => st.locate(['parallel', 'tasks', i, ...p]) },
       problems,
       true,
+      warnings,
     ),
   ) as (SimpleTask | undefined)[];
   if (!head || problems.length > before) return undefined;

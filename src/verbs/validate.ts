@@ -3,7 +3,7 @@ import { InvalidInput, formatProblem, type Problem } from '../base/errors.js';
 import { UnreadableFile } from '../base/input-file.js';
 import { everyKindPolicy } from '../config/agent-config.js';
 import { loadConfig } from '../config/load-config.js';
-import { buildPlan } from '../plan/build-plan.js';
+import { checkPlan } from '../plan/build-plan.js';
 import type { Policy } from '../plan/policy.js';
 import type { SourcedTask } from '../plan/sourced-task.js';
 import { allTasks } from '../plan/task.js';
@@ -42,25 +42,24 @@ export async function run(ctx: VerbContext): Promise<number> {
     all.push(...sourced);
     files.push({ path, ...(type ? { type } : {}), tasks: sourced.length, valid: problems.length === before });
   }
-  let tasks = 0;
-  try {
-    tasks = allTasks(buildPlan(all, policy)).length;
-  } catch (err) {
-    if (!(err instanceof InvalidInput)) throw err;
-    problems.push(...err.problems);
-  }
+  const checked = checkPlan(all, policy);
+  const tasks = checked.plan ? allTasks(checked.plan).length : 0;
+  problems.push(...checked.problems);
+  const warnings = checked.warnings;
   const mine = (source: string, path: string) => source === `file:${path}` || source.startsWith(`file:${path}#`) || source.startsWith(`userdata:${path}`);
   for (const f of files) if (problems.some((p) => mine(p.source, f.path))) f.valid = false;
   const valid = problems.length === 0;
   if (ctx.output === 'json') {
-    ctx.stdout.write(`${JSON.stringify({ valid, tasks, files, problems }, null, 2)}\n`);
+    ctx.stdout.write(`${JSON.stringify({ valid, tasks, files, problems, warnings }, null, 2)}\n`);
   } else {
     for (const f of files) {
       const what = `${f.tasks} task${f.tasks === 1 ? '' : 's'}${f.type === 'userdata' ? ', user data' : ''}`;
       ctx.stdout.write(`${f.valid ? 'ok     ' : 'invalid'}  ${f.path} (${what})\n`);
     }
+    for (const w of warnings) ctx.stdout.write(`warning: ${formatProblem(w)}\n`);
     for (const p of problems) ctx.stdout.write(`${formatProblem(p)}\n`);
-    ctx.stdout.write(valid ? `valid: ${tasks} task(s) in ${files.length} file(s)\n` : `${problems.length} problem(s) found\n`);
+    const warned = warnings.length > 0 ? `; ${warnings.length} warning(s)` : '';
+    ctx.stdout.write(valid ? `valid: ${tasks} task(s) in ${files.length} file(s)${warned}\n` : `${problems.length} problem(s) found${warned}\n`);
   }
   return valid ? 0 : 2;
 }
