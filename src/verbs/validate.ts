@@ -67,8 +67,8 @@ export async function run(ctx: VerbContext): Promise<number> {
       const what = `${f.tasks} task${f.tasks === 1 ? '' : 's'}${f.type === 'userdata' ? ', user data' : ''}${f.form ? tagSummary(f.form, f.ignoredTags ?? 0) : ''}`;
       ctx.stdout.write(`${f.valid ? 'ok     ' : 'invalid'}  ${f.path} (${what})\n`);
     }
-    for (const w of warnings) ctx.stdout.write(`warning: ${formatProblem(w)}\n`);
     for (const p of problems) ctx.stdout.write(`${formatProblem(p)}\n`);
+    for (const w of warnings) ctx.stdout.write(`warning: ${formatProblem(w)}\n`);
     const warned = warnings.length > 0 ? `; ${warnings.length} warning(s)` : '';
     ctx.stdout.write(valid ? `valid: ${tasks} task(s) in ${files.length} file(s)${warned}\n` : `${problems.length} problem(s) found${warned}\n`);
   }

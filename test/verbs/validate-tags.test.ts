@@ -47,13 +47,13 @@ t.test('hand-written tags: every problem, each with its tag and line, checked wi
     r.stdout,
     [
       `invalid  ${f} (3 tasks, instance tags as a [{"Key","Value"}] list; 2 other tags ignored)`,
-      `warning: tags:${f}#kubernetes.io/cluster/demo: line 9: instance metadata cannot show this key (it allows only letters, digits and + = . _ : @ -): with InstanceMetadataTags enabled EC2 refuses to launch; with it off (as Karpenter launches), the node reads its tags with DescribeInstances`,
-      `warning: tags:${f}#postjoin:30-hello: exec.args[0], line 5: task "30-hello": exec passes "$HOME" literally (no shell expands it); use a script task, or set the value in env`,
       `tags:${f}: line 6: tag key "postjoin:40 bad": "40 bad" is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)`,
       `tags:${f}#postjoin:50-quote: line 7: unterminated double quote at character 6`,
       `tags:${f}#postjoin:60-typo: line 8: unknown kind "pul"; a tag value starts with one of pull, unit, wait, exec, script; did you mean "pull"?`,
       `tags:${f}#postjoin:20-agent: task "20-agent": unit "amazon-cloudwatch-agent.service": a unit task from instance tags is refused while policy.units is empty; list the units tags may drive in policy.units`,
       `tags:${f}#postjoin:30-hello: task "30-hello": kind "exec" is not allowed from source "tags" (policy.tags.allow: [pull, unit, wait])`,
+      `warning: tags:${f}#kubernetes.io/cluster/demo: line 9: instance metadata cannot show this key (it allows only letters, digits and + = . _ : @ -): with InstanceMetadataTags enabled EC2 refuses to launch; with it off (as Karpenter launches), the node reads its tags with DescribeInstances`,
+      `warning: tags:${f}#postjoin:30-hello: exec.args[0], line 5: task "30-hello": exec passes "$HOME" literally (no shell expands it); use a script task, or set the value in env`,
       '5 problem(s) found; 2 warning(s)',
       '',
     ].join('\n'),
@@ -93,4 +93,12 @@ t.test('postjoin:enabled=false: said, and the tags are still checked', async (t)
   t.equal(r.code, 2);
   t.match(r.stdout, `warning: tags:${f}#postjoin:enabled: line 1: the node reads no postjoin tag while this is false; the others are checked all the same\n`);
   t.match(r.stdout, `tags:${f}#postjoin:10-x: task "10-x": kind "exec" is not allowed from source "tags"`);
+});
+
+t.test('validate --help says what files it takes, and how tags are checked', async (t) => {
+  const r = await runCli(['validate', '--help']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, 'or instance tags: the [{"Key","Value"}] list `tags --output json` prints, a {"key": "value"}');
+  t.match(r.stdout, 'the default policy for tags (pull, unit, wait; no unit');
+  t.match(r.stdout, 'Warnings (an exec');
 });
