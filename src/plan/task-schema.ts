@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { taskContentHash } from '../base/content-hash.js';
 import type { Problem } from '../base/errors.js';
 import { absolutePath, duration } from '../base/fields.js';
+import { nearestWords } from '../base/did-you-mean.js';
 import { zodProblems } from '../base/zod-problems.js';
 import { kindNamed, kindNames } from '../kinds/registry.js';
 import type { SourcedTask } from './sourced-task.js';
@@ -47,6 +48,7 @@ const groupSpecSchema = z.strictObject({
  */
 const KIND_KEYS = [...kindNames(), 'parallel'];
 const taskKeysSchema = z.strictObject({ ...commonFields, ...Object.fromEntries(KIND_KEYS.map((k) => [k, z.unknown().optional()])) });
+const TASK_KEYS = [...COMMON_KEYS, ...KIND_KEYS];
 const UNKNOWN_AT_TOP = (key: string) =>
   `unknown kind or field ${JSON.stringify(key)}; kinds are ${KIND_KEYS.join(', ')}; fields are ${COMMON_KEYS.join(', ')}`;
 
@@ -85,8 +87,11 @@ function checkStep(st: SourcedTask, problems: Problem[], inGroup: boolean, warni
       }),
     );
   }
-  const strayKey = !common.success && common.error.issues.some((i) => i.code === 'unrecognized_keys');
-  const kind = findKind(st, kinds, problems, inGroup, strayKey);
+  // A stray key already said what the kinds are (nothing was near it), or is a kind misspelled: no "has no kind".
+  const kindSaid = Object.keys(fields)
+    .filter((k) => !Object.hasOwn(taskKeysSchema.shape, k))
+    .some((k) => nearestWords(k, TASK_KEYS).every((guess) => KIND_KEYS.includes(guess)));
+  const kind = findKind(st, kinds, problems, inGroup, kindSaid);
   if (!kind) return undefined;
   if (kind === 'parallel') return validateGroup(st, fields, { problems, warnings }, before, common.data);
 
@@ -115,13 +120,13 @@ function checkStep(st: SourcedTask, problems: Problem[], inGroup: boolean, warni
 }
 
 /** The one kind of a task; none, or two, is a problem. An unknown key already reported may be the kind, misspelled. */
-function findKind(st: SourcedTask, kinds: string[], problems: Problem[], inGroup: boolean, strayKey: boolean): string | undefined {
+function findKind(st: SourcedTask, kinds: string[], problems: Problem[], inGroup: boolean, kindSaid: boolean): string | undefined {
   if (kinds.length > 1) {
     problems.push({ ...st.locate([]), message: `has ${kinds.length} kinds (${kinds.join(', ')}); a task has exactly one` });
     return undefined;
   }
   if (kinds.length === 0) {
-    if (!strayKey) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${KIND_KEYS.join(', ')}` });
+    if (!kindSaid) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${KIND_KEYS.join(', ')}` });
     return undefined;
   }
   if (kinds[0] === 'parallel' && inGroup) {

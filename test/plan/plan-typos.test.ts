@@ -19,6 +19,13 @@ t.test('a misspelled kind names the kind, and "has no kind" is not said as well'
   t.same(problems('  - name: a\n    scirpt: echo hi\n'), [`${F}: tasks[0].scirpt, line 5: unknown key "scirpt"; did you mean the kind "script"?`]);
 });
 
+t.test('a misspelled field in a task with no kind: both mistakes are said', async (t) => {
+  t.same(problems('  - name: a\n    timout: 5m\n'), [
+    `${F}: tasks[0], line 4: has no kind; a task needs exactly one of exec, script, file, pull, unit, wait, parallel`,
+    `${F}: tasks[0].timout, line 5: unknown key "timout"; did you mean "timeout"?`,
+  ]);
+});
+
 t.test('a key nothing is near still lists what a task may hold', async (t) => {
   t.same(problems('  - name: a\n    dnf: { install: [x] }\n'), [
     `${F}: tasks[0].dnf, line 5: unknown kind or field "dnf"; kinds are exec, script, file, pull, unit, wait, parallel; fields are name, timeout, retries, retryDelay, onFailure, once, env, cwd`,
