@@ -39,12 +39,14 @@ export function zodProblems(error: z.ZodError, from: Validated): Problem[] {
       issue,
       issue.keys.map((key) => {
         const near = nearestWords(key, known);
-        const required = near.filter((k) => missing.has(formatPath([...issue.path, k])));
-        for (const k of required) explained.add(formatPath([...issue.path, k]));
+        // Only a single guess that is required and missing is the same mistake; otherwise each is said.
+        const required = near.length === 1 && missing.has(formatPath([...issue.path, near[0]!])) ? near[0] : undefined;
+        if (required) explained.add(formatPath([...issue.path, required]));
         const guess = didYouMean(key, known, top && near.length === 1 && from.guessPrefix ? from.guessPrefix(near[0]!) : '');
-        const why = required.length === 1 ? ` (${JSON.stringify(required[0])} is required)` : '';
-        const message = guess || !top || !from.unknownAtTop ? `unknown key ${JSON.stringify(key)}${guess}${why}` : from.unknownAtTop(key);
-        return { ...from.locate([...prefix, ...issue.path, key]), message };
+        const why = required ? ` (${JSON.stringify(required)} is required)` : '';
+        const located = from.locate([...prefix, ...issue.path, key]);
+        if (!guess && top && from.unknownAtTop) return { ...located, message: from.unknownAtTop(key) };
+        return { ...located, message: `unknown key ${JSON.stringify(key)}${guess}${why}` };
       }),
     );
   }
