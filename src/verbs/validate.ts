@@ -23,7 +23,8 @@ interface FileReport {
 
 /**
  * Offline checks for CI: every file is parsed and validated, then all of them together as one plan (names
- * must be unique across it). Every problem is listed; the exit is 2 if there is any.
+ * must be unique across it). Every problem is listed, and every warning; the exit is 2 if there is a problem,
+ * whatever the warnings.
  */
 export async function run(ctx: VerbContext): Promise<number> {
   if (ctx.positionals.length === 0) throw new InvalidInput({ source: 'validate', message: 'give at least one FILE to check' });
