@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments, isNode, visit, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isNode, isScalar, visit, type Document } from 'yaml';
 import { InvalidInput, type Problem } from './errors.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 import { oneLine, quoted } from './shown-text.js';
@@ -89,6 +89,11 @@ function lineOfPath(doc: Document, lc: LineCounter, path: readonly PathSegment[]
   // Walk down as far as the path exists, so a missing key still points at its parent (but not at line 1
   // for the whole document, which says nothing).
   for (let n = path.length; n >= 1; n--) {
+    // A key's own line, not its value's: a block value starts on the line after the key (`pull:` then
+    // `images:`), and a problem about `pull` belongs on the line that says `pull`.
+    const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    const key = isMap(parent) ? parent.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === String(path[n - 1]))?.key : undefined;
+    if (isNode(key) && key.range) return lc.linePos(key.range[0]).line;
     const node = doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
   }

@@ -1,3 +1,4 @@
+import { didYouMean } from '../base/did-you-mean.js';
 import { InvalidInput, ProblemList, type Problem } from '../base/errors.js';
 import { readInputFile, UnreadableFile } from '../base/input-file.js';
 import { quoted } from '../base/shown-text.js';
@@ -49,7 +50,7 @@ export function parseConfig(value: unknown, path: string, lineOf?: (p: readonly 
     throw new InvalidInput({ source, message: 'expected a mapping of settings' });
   }
   const parsed = agentConfigSchema.safeParse(value);
-  if (!parsed.success) throw new InvalidInput(zodProblems(parsed.error, locate));
+  if (!parsed.success) throw new InvalidInput(zodProblems(parsed.error, { schema: agentConfigSchema, input: value, locate }));
   const config = toAgentConfig(parsed.data, path);
 
   const problems = new ProblemList();
@@ -57,7 +58,7 @@ export function parseConfig(value: unknown, path: string, lineOf?: (p: readonly 
   for (const name of SOURCE_NAMES) {
     config.policy[name].allow.forEach((kind, i) => {
       if (!allowed.includes(kind)) {
-        problems.add({ ...locate(['policy', name, 'allow', i]), message: `unknown task kind ${quoted(kind)}; kinds are ${allowed.join(', ')}` });
+        problems.add({ ...locate(['policy', name, 'allow', i]), message: `unknown task kind ${quoted(kind)}; kinds are ${allowed.join(', ')}${didYouMean(kind, allowed)}` });
       }
     });
   }

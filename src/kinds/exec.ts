@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { nonEmptyString } from '../base/fields.js';
+import { quoted } from '../base/shown-text.js';
 import { asWord, defineKind, specFields } from './kind.js';
 import { runCommand } from './run-command.js';
+import { literalWords, shellSyntaxIn, type ShellSyntax } from './shell-syntax.js';
 
 const schema = z
   .strictObject({
@@ -14,6 +16,12 @@ const schema = z
       .default([]),
   })
   .meta({ description: 'Runs a program with an argument vector. Never through a shell.' });
+
+const ADVICE: Record<ShellSyntax['what'], string> = {
+  variable: '(no shell expands it); use a script task, or set the value in env',
+  substitution: '(no shell runs it); use a script task',
+  tilde: '(no shell expands "~" to a home directory); write the absolute path, or use a script task',
+};
 
 export const execKind = defineKind({
   kind: 'exec',
@@ -29,5 +37,10 @@ export const execKind = defineKind({
       return { words: [asWord(s.command), ...args], keys: ['command', 'args'] };
     },
   },
+  warnings: (spec) =>
+    literalWords(spec.command, spec.args).flatMap(({ path, word }) => {
+      const found = shellSyntaxIn(word);
+      return found ? [{ path, message: `exec passes ${quoted(found.text)} literally ${ADVICE[found.what]}` }] : [];
+    }),
   run: (spec, ctx) => runCommand(spec.command, spec.args, ctx),
 });

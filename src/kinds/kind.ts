@@ -27,7 +27,18 @@ export interface TaskKind<Spec = unknown> {
    * where the task came from: some rules are stricter for instance tags.
    */
   checkPolicy?(spec: Spec, rules: PolicyRules, source: string): string[];
+  /**
+   * What is valid but most likely not what the author meant (`$VAR` in an exec argument): warnings at plan
+   * time, by `validate`, `plan`, `tags` and in the journal of `run`. They never refuse a task. `path` is inside
+   * the spec.
+   */
+  warnings?(spec: Spec): KindWarning[];
   run(spec: Spec, ctx: TaskContext): Promise<TaskResult | void>;
+}
+
+export interface KindWarning {
+  path: (string | number)[];
+  message: string;
 }
 
 /** The policy's rules that kinds apply to their specs (design §4); an empty list allows everything. */

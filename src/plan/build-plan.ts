@@ -7,19 +7,27 @@ import { allTasks, isGroup, type Plan, type PlanStep } from './task.js';
 /**
  * Turns every source's tasks, in source order, into one validated plan. All problems are collected and
  * thrown together: one invalid task anywhere means nothing runs (exit 2), and the user sees every error.
+ * Warnings never stop a plan; they come with it.
  */
 export function buildPlan(sourced: readonly SourcedTask[], policy: Policy): Plan {
+  const { plan, problems } = checkPlan(sourced, policy);
+  if (!plan) throw new InvalidInput(problems);
+  return plan;
+}
+
+/** The plan when it is valid, every problem, and every warning, also those of a plan that is not (for `validate`). */
+export function checkPlan(sourced: readonly SourcedTask[], policy: Policy): { plan?: Plan; problems: Problem[]; warnings: Problem[] } {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const steps: PlanStep[] = [];
   for (const st of sourced) {
-    const step = validateStep(st, problems);
+    const step = validateStep(st, problems, false, warnings);
     if (step) steps.push(step);
   }
-  const plan: Plan = { steps };
+  const plan: Plan = { steps, warnings };
   problems.push(...duplicateNames(plan));
   for (const task of allTasks(plan)) problems.push(...policyProblems(task, policy));
-  if (problems.length > 0) throw new InvalidInput(problems);
-  return plan;
+  return problems.length > 0 ? { problems, warnings } : { plan, problems, warnings };
 }
 
 function duplicateNames(plan: Plan): Problem[] {

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { ProblemList } from '../base/errors.js';
 import { quoted } from '../base/shown-text.js';
 import { formatPath, parseDocuments, type ParsedDocument, type PathSegment } from '../base/yaml-documents.js';
+import { zodProblems } from '../base/zod-problems.js';
 import type { SourcedTask } from './sourced-task.js';
 
 export const API_VERSION = 'postjoin/v1alpha1';
@@ -21,26 +23,16 @@ export function tasksFromDocuments(docs: ParsedDocument[], label: string, source
   for (const doc of docs) {
     // The first document's paths read as the design shows them (`#tasks[2]`); later ones say which document.
     const prefix: PathSegment[] = doc.index === 0 ? [] : ['doc', doc.index];
-    const at = (p: PathSegment[]) => ({ source: label, at: formatPath([...prefix, ...p]) || undefined, line: doc.lineOf(p) });
+    const at = (p: readonly PathSegment[]) => ({ source: label, at: formatPath([...prefix, ...p]) || undefined, line: doc.lineOf(p) });
     const value = doc.value;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       problems.add({ ...at([]), message: 'expected a task document (a mapping with apiVersion, kind and tasks)' });
       continue;
     }
+    const checked = envelopeSchema.safeParse(value);
+    if (!checked.success) problems.addAll(zodProblems(checked.error, { schema: envelopeSchema, input: value, locate: at }));
     const body = value as Record<string, unknown>;
-    if (body.apiVersion !== API_VERSION) {
-      problems.add({ ...at(['apiVersion']), message: describeMismatch('apiVersion', API_VERSION, body.apiVersion) });
-    }
-    if (body.kind !== TASK_LIST_KIND) {
-      problems.add({ ...at(['kind']), message: describeMismatch('kind', TASK_LIST_KIND, body.kind) });
-    }
-    for (const key of Object.keys(body)) {
-      if (!['apiVersion', 'kind', 'tasks'].includes(key)) problems.add({ ...at([key]), message: `unknown key ${quoted(key)}` });
-    }
-    if (!Array.isArray(body.tasks)) {
-      problems.add({ ...at(['tasks']), message: body.tasks === undefined ? 'tasks: required, a list of tasks' : 'expected tasks to be a list' });
-      continue;
-    }
+    if (!Array.isArray(body.tasks)) continue;
     body.tasks.forEach((raw, i) => {
       out.push({
         source,
@@ -54,8 +46,14 @@ export function tasksFromDocuments(docs: ParsedDocument[], label: string, source
   return out;
 }
 
-function describeMismatch(key: string, want: string, got: unknown): string {
-  if (got === undefined) return `required; expected "${want}"`;
-  return `expected ${key} "${want}", got ${quoted(got)}`;
+/** The envelope; `tasks` is checked task by task by the plan builder. A missing key is named by zodProblems. */
+const envelopeSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: (iss) => mismatch('apiVersion', API_VERSION, iss.input) }),
+  kind: z.literal(TASK_LIST_KIND, { error: (iss) => mismatch('kind', TASK_LIST_KIND, iss.input) }),
+  tasks: z.array(z.unknown(), { error: (iss) => (iss.input === undefined ? 'expected a list of tasks' : 'expected tasks to be a list') }),
+});
+
+function mismatch(key: string, want: string, got: unknown): string {
+  return got === undefined ? `expected "${want}"` : `expected ${key} "${want}", got ${quoted(got)}`;
 }
 

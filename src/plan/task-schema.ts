@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { taskContentHash } from '../base/content-hash.js';
 import type { Problem } from '../base/errors.js';
 import { absolutePath, duration } from '../base/fields.js';
+import { nearestWords } from '../base/did-you-mean.js';
 import { quoted } from '../base/shown-text.js';
 import { zodProblems } from '../base/zod-problems.js';
 import { kindNamed, kindNames } from '../kinds/registry.js';
@@ -34,7 +35,6 @@ export const commonFields = {
   cwd: absolutePath('cwd').optional(),
 };
 const COMMON_KEYS = Object.keys(commonFields);
-const commonSchema = z.strictObject(commonFields);
 
 /** A group holds tasks; the timeouts, retries and once-state belong to its members. */
 const GROUP_KEYS = ['name', 'onFailure', 'parallel'];
@@ -43,23 +43,61 @@ const groupSpecSchema = z.strictObject({
   tasks: z.array(z.unknown(), { error: 'expected a list of tasks' }).min(1, 'a parallel group needs at least one task'),
 });
 
-/** Validates one task (or group) as written. Problems go to `problems`; the result is undefined if any. */
-export function validateStep(st: SourcedTask, problems: Problem[], inGroup = false): PlanStep | undefined {
+/**
+ * Every key a task may hold: the common fields, and one key per kind (its spec is checked by the kind's own
+ * schema). Checked as one object, so that a misspelled key is named with the key it most likely meant.
+ */
+const KIND_KEYS = [...kindNames(), 'parallel'];
+const taskKeysSchema = z.strictObject({ ...commonFields, ...Object.fromEntries(KIND_KEYS.map((k) => [k, z.unknown().optional()])) });
+const TASK_KEYS = [...COMMON_KEYS, ...KIND_KEYS];
+const UNKNOWN_AT_TOP = (key: string) =>
+  `unknown kind or field ${quoted(key)}; kinds are ${KIND_KEYS.join(', ')}; fields are ${COMMON_KEYS.join(', ')}`;
+
+/**
+ * Validates one task (or group) as written. Problems go to `problems`; the result is undefined if any. What a
+ * valid task's kind warns about goes to `warnings`, located as a problem is.
+ */
+export function validateStep(st: SourcedTask, problems: Problem[], inGroup = false, warnings: Problem[] = []): PlanStep | undefined {
+  const before = problems.length;
+  const step = checkStep(st, problems, inGroup, warnings);
+  // In the order of the document, whichever check found them (the task's keys, then its kind's spec).
+  problems.push(...problems.splice(before).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  return step;
+}
+
+function checkStep(st: SourcedTask, problems: Problem[], inGroup: boolean, warnings: Problem[]): PlanStep | undefined {
   const raw = st.raw;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     problems.push({ ...st.locate([]), message: 'expected a task (a mapping with a name and one kind)' });
     return undefined;
   }
   const fields = raw as Record<string, unknown>;
-  const kind = findKind(st, fields, problems, inGroup);
-  if (!kind) return undefined;
-  if (kind === 'parallel') return validateGroup(st, fields, problems);
-
+  const kinds = Object.keys(fields).filter((k) => KIND_KEYS.includes(k));
   const before = problems.length;
-  const common = commonSchema.safeParse(pick(fields, COMMON_KEYS));
-  if (!common.success) problems.push(...zodProblems(common.error, st.locate));
+  // A group's own fields are only name and onFailure: the others are said not to apply, not checked as values.
+  const checked = kinds.length === 1 && kinds[0] === 'parallel' ? omit(fields, COMMON_KEYS.filter((k) => !GROUP_KEYS.includes(k))) : fields;
+  const common = taskKeysSchema.safeParse(checked);
+  if (!common.success) {
+    problems.push(
+      ...zodProblems(common.error, {
+        schema: taskKeysSchema,
+        input: checked,
+        locate: st.locate,
+        unknownAtTop: UNKNOWN_AT_TOP,
+        guessPrefix: (k) => (KIND_KEYS.includes(k) ? 'the kind ' : ''),
+      }),
+    );
+  }
+  // A stray key already said what the kinds are (nothing was near it), or is a kind misspelled: no "has no kind".
+  const kindSaid = Object.keys(fields)
+    .filter((k) => !Object.hasOwn(taskKeysSchema.shape, k))
+    .some((k) => nearestWords(k, TASK_KEYS).every((guess) => KIND_KEYS.includes(guess)));
+  const kind = findKind(st, kinds, problems, inGroup, kindSaid);
+  if (!kind) return undefined;
+  if (kind === 'parallel') return validateGroup(st, fields, { problems, warnings }, before, common.data);
+
   const spec = kindNamed(kind)!.schema.safeParse(fields[kind]);
-  if (!spec.success) problems.push(...zodProblems(spec.error, st.locate, [kind]));
+  if (!spec.success) problems.push(...zodProblems(spec.error, { schema: kindNamed(kind)!.schema, input: fields[kind], locate: st.locate, prefix: [kind] }));
   if (!common.success || !spec.success || problems.length > before) return undefined;
   const c = common.data;
   const task: SimpleTask = {
@@ -78,27 +116,18 @@ export function validateStep(st: SourcedTask, problems: Problem[], inGroup = fal
     hash: '',
   };
   task.hash = taskContentHash(task);
+  for (const w of kindNamed(kind)!.warnings?.(spec.data) ?? []) warnings.push({ ...st.locate([kind, ...w.path]), message: `task "${task.name}": ${w.message}` });
   return task;
 }
 
-function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Problem[], inGroup: boolean): string | undefined {
-  const known = [...kindNames(), 'parallel'];
-  const kinds: string[] = [];
-  let unknown = false;
-  for (const key of Object.keys(fields)) {
-    if (COMMON_KEYS.includes(key)) continue;
-    if (known.includes(key)) kinds.push(key);
-    else {
-      unknown = true;
-      problems.push({ ...st.locate([key]), message: `unknown kind or field ${quoted(key)}; kinds are ${known.join(', ')}` });
-    }
-  }
+/** The one kind of a task; none, or two, is a problem. An unknown key already reported may be the kind, misspelled. */
+function findKind(st: SourcedTask, kinds: string[], problems: Problem[], inGroup: boolean, kindSaid: boolean): string | undefined {
   if (kinds.length > 1) {
     problems.push({ ...st.locate([]), message: `has ${kinds.length} kinds (${kinds.join(', ')}); a task has exactly one` });
     return undefined;
   }
   if (kinds.length === 0) {
-    if (!unknown) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${known.join(', ')}` });
+    if (!kindSaid) problems.push({ ...st.locate([]), message: `has no kind; a task needs exactly one of ${KIND_KEYS.join(', ')}` });
     return undefined;
   }
   if (kinds[0] === 'parallel' && inGroup) {
@@ -108,18 +137,21 @@ function findKind(st: SourcedTask, fields: Record<string, unknown>, problems: Pr
   return kinds[0];
 }
 
-function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problems: Problem[]): ParallelGroup | undefined {
-  const before = problems.length;
+function validateGroup(
+  st: SourcedTask,
+  fields: Record<string, unknown>,
+  { problems, warnings }: { problems: Problem[]; warnings: Problem[] },
+  before: number,
+  head: { name: string; onFailure: ParallelGroup['onFailure'] } | undefined,
+): ParallelGroup | undefined {
   for (const key of Object.keys(fields)) {
-    if (!GROUP_KEYS.includes(key)) {
+    if (COMMON_KEYS.includes(key) && !GROUP_KEYS.includes(key)) {
       problems.push({ ...st.locate([key]), message: `${quoted(key)} does not apply to a parallel group; set it on each member` });
     }
   }
-  const head = z.strictObject({ name: commonFields.name, onFailure: commonFields.onFailure }).safeParse(pick(fields, ['name', 'onFailure']));
-  if (!head.success) problems.push(...zodProblems(head.error, st.locate));
   const spec = groupSpecSchema.safeParse(fields.parallel);
   if (!spec.success) {
-    problems.push(...zodProblems(spec.error, st.locate, ['parallel']));
+    problems.push(...zodProblems(spec.error, { schema: groupSpecSchema, input: fields.parallel, locate: st.locate, prefix: ['parallel'] }));
     return undefined;
   }
   const members = spec.data.tasks.map((raw, i) =>
@@ -127,23 +159,22 @@ function validateGroup(st: SourcedTask, fields: Record<string, unknown>, problem
       { source: st.source, origin: `${st.origin}.parallel.tasks[${i}]`, raw, locate: (p) => st.locate(['parallel', 'tasks', i, ...p]) },
       problems,
       true,
+      warnings,
     ),
   ) as (SimpleTask | undefined)[];
-  if (!head.success || problems.length > before) return undefined;
-  const name = head.data.name;
+  if (!head || problems.length > before) return undefined;
+  const name = head.name;
   return {
     name,
     kind: 'parallel',
     origin: st.origin,
     source: st.source,
-    onFailure: head.data.onFailure,
+    onFailure: head.onFailure,
     concurrency: spec.data.concurrency,
     tasks: (members as SimpleTask[]).map((m) => ({ ...m, group: name })),
   };
 }
 
-function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (k in o) out[k] = o[k];
-  return out;
+function omit(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
 }

@@ -1,3 +1,5 @@
+import type { Problem } from '../base/errors.js';
+
 /** Types of the validated, normalized plan. Nothing here runs anything. */
 
 export type OnFailure = 'abort' | 'continue';
@@ -37,6 +39,8 @@ export type PlanStep = SimpleTask | ParallelGroup;
 
 export interface Plan {
   steps: PlanStep[];
+  /** What is valid but most likely not meant (`$VAR` in an exec argument); absent or empty when nothing is. */
+  warnings?: Problem[];
 }
 
 export function isGroup(step: PlanStep): step is ParallelGroup {

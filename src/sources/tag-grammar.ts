@@ -1,3 +1,4 @@
+import { didYouMean } from '../base/did-you-mean.js';
 import type { Problem } from '../base/errors.js';
 import { oneLine, quoted } from '../base/shown-text.js';
 import { formatPath } from '../base/yaml-documents.js';
@@ -14,7 +15,8 @@ export const TAG_PREFIX = 'postjoin:';
 export const ENABLED_KEY = 'postjoin:enabled';
 /** What IMDS allows in a tag key when tags are exposed in instance metadata (no `/`, no spaces). */
 export const TAG_KEY_CHARS = /^[A-Za-z0-9+=._:@-]+$/;
-export const TAG_KEY_MAX = 127;
+/** EC2 refuses a longer key at launch ("Tag key exceeds the maximum length of 128 characters"). */
+export const TAG_KEY_MAX = 128;
 export const TAG_VALUE_MAX = 256;
 /** EC2's limit per resource; the instance's own tags count towards it too. */
 export const TAGS_PER_RESOURCE = 50;
@@ -34,37 +36,42 @@ function tagFormOf(kind: string): TagForm | undefined {
 
 export type TagsOutcome = { enabled: false } | { enabled: true; tasks: SourcedTask[]; problems: Problem[] };
 
+/** Where a tag was read: its origin (`tag:postjoin:10-x` on the node) and, in a file, its line. */
+export type TagWhere = (key: string) => { origin: string; line?: number };
+
 /**
  * Turns an instance's tags into tasks, one per `postjoin:` key, in the byte-wise order of the keys. Other
  * tags are not ours. Every bad key and value is reported, each naming its tag key.
  */
-export function tasksFromTags(tags: ReadonlyMap<string, string>): TagsOutcome {
+export function tasksFromTags(tags: ReadonlyMap<string, string>, where: TagWhere = (key) => ({ origin: `tag:${key}` })): TagsOutcome {
   const enabled = tags.get(ENABLED_KEY);
   if (enabled !== undefined && enabled.trim().toLowerCase() === 'false') return { enabled: false };
   const keys = [...tags.keys()].filter((k) => k.startsWith(TAG_PREFIX) && k !== ENABLED_KEY).sort(byteOrder);
   const tasks: SourcedTask[] = [];
   const problems: Problem[] = [];
   for (const key of keys) {
-    const origin = `tag:${key}`;
+    const { origin, line } = where(key);
+    const at = line === undefined ? {} : { line };
     const name = key.slice(TAG_PREFIX.length);
     if (!TASK_NAME.test(name)) {
-      // Only a key that is a task name becomes an origin; this one is shown escaped, in the source too.
+      // Only a key that is a task name becomes an origin as it is; this one is shown escaped, in the source too.
       problems.push({
-        source: `tag:${oneLine(key, 140)}`,
+        source: oneLine(origin, 160),
+        ...at,
         message: `tag key ${quoted(key, 140)}: ${quoted(name)} is not a task name (1-63 letters, digits, ".", "_" and "-", starting with a letter or digit)`,
       });
       continue;
     }
     const parsed = taskFromTagValue(name, tags.get(key) ?? '');
     if (typeof parsed === 'string') {
-      problems.push({ source: origin, message: parsed });
+      problems.push({ source: origin, ...at, message: parsed });
       continue;
     }
     tasks.push({
       source: 'tags',
       origin,
       raw: parsed,
-      locate: (p) => ({ source: origin, at: formatPath(p) || undefined }),
+      locate: (p) => ({ source: origin, at: formatPath(p) || undefined, ...at }),
     });
   }
   return { enabled: true, tasks, problems };
@@ -80,7 +87,7 @@ export function taskFromTagValue(name: string, value: string): Record<string, un
   const [kind, ...args] = split.words;
   if (kind === undefined) return `the value is empty; write "<kind> <args…>", where kind is one of ${tagKinds().join(', ')}`;
   const form = tagFormOf(kind);
-  if (!form) return `unknown kind ${quoted(kind)}; a tag value starts with one of ${tagKinds().join(', ')}`;
+  if (!form) return `unknown kind ${quoted(kind)}; a tag value starts with one of ${tagKinds().join(', ')}${didYouMean(kind, tagKinds())}`;
   const parsed = form.parse(args);
   return 'reason' in parsed ? parsed.reason : { name, [kind]: parsed.spec };
 }

@@ -20,11 +20,17 @@ export const verbs: Verb[] = [
   },
   {
     name: 'validate',
-    summary: 'check task files or whole user-data files offline (for CI before a launch template ships)',
+    summary: 'check task files, whole user-data files or instance tags offline (for CI before a launch template ships)',
     usage: 'postjoin validate [--output text|json] [--config FILE] FILE...',
     details:
-      'A FILE is a task file (YAML/JSON) or a whole user data (MIME multipart, optionally gzip/base64), told apart by content.\n' +
-      'Lists every error found. With --config, that config\'s policy for the file and userdata sources is applied too.',
+      'A FILE is told apart by content: a task file (YAML/JSON); a whole user data (MIME multipart, optionally\n' +
+      'gzip/base64); or instance tags: the [{"Key","Value"}] list `tags --output json` prints, a {"key": "value"}\n' +
+      'mapping, or the KEY=VALUE lines `tags` prints. Tags are checked as a node reads them (the tag grammar, task\n' +
+      'names, postjoin:enabled) and against EC2\'s rules (key 128, value 256 characters, 50 tags); other keys are ignored.\n' +
+      'Lists every problem, each with its source, path and line, and exits 2 if there is one. Warnings (an exec\n' +
+      'argument holding $VAR, which no shell expands) are listed too and never change the exit code.\n' +
+      'Policy: every kind from task files and user data, the default policy for tags (pull, unit, wait; no unit\n' +
+      'without policy.units); with --config, that config\'s policy for every source.',
     options: {},
     positionals: true,
     load: () => import('./validate.js'),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { formatProblem } from '../base/errors.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { loadConfig } from '../config/load-config.js';
 import { createHost, type Host } from '../host/host.js';
@@ -27,5 +28,8 @@ export function hostFor(config: AgentConfig, log: Logger, stop?: AbortSignal): H
  */
 export async function loadPlan(config: AgentConfig, log: Logger, host: Pick<Host, 'imds'>, stop?: AbortSignal): Promise<Plan> {
   const sourced = await readSources(config.sources, { log, host, settings: config, ...(stop ? { stop } : {}) });
-  return buildPlan(sourced, config.policy);
+  const plan = buildPlan(sourced, config.policy);
+  // Once, at plan time: the journal of `run` (before any task starts) and the stderr of `plan`.
+  for (const w of plan.warnings ?? []) log.warn({ warning: w }, formatProblem(w));
+  return plan;
 }

@@ -1,4 +1,4 @@
-import { InvalidInput } from '../base/errors.js';
+import { InvalidInput, formatProblem } from '../base/errors.js';
 import { quoted } from '../base/shown-text.js';
 import { defaultConfig } from '../config/agent-config.js';
 import { kindNamed } from '../kinds/registry.js';
@@ -24,6 +24,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   if (used > TAGS_PER_RESOURCE) process.stderr.write(`postjoin tags: warning: ${note}; the instance cannot carry them all\n`);
   else process.stderr.write(`postjoin tags: ${note}; the instance's own tags (Name, eks:*, kubernetes.io/*) count too, aws:* ones do not\n`);
   for (const note of [...policyNotes(file.plan.steps, tags), ...READ_PATH_NOTES]) process.stderr.write(`postjoin tags: note: ${note}\n`);
+  for (const w of file.plan.warnings ?? []) process.stderr.write(`postjoin tags: warning: ${formatProblem(w)}\n`);
   if (ctx.output === 'json') ctx.stdout.write(`${JSON.stringify(tags, null, 2)}\n`);
   else ctx.stdout.write(tags.map((t) => `${t.Key}=${t.Value}\n`).join(''));
   return 0;

@@ -70,8 +70,8 @@ t.test('null and [] switch probes off; absent keys take the default', async (t) 
 
 t.test('unknown keys name the key, the file and the line', async (t) => {
   t.same(await problemsOf('readiness:\n  timeout: 5m\n  kubeletHealth: null\npolicy:\n  tags: { alow: [exec] }\n'), [
-    'config CONFIG: readiness.kubeletHealth, line 3: unknown key "kubeletHealth"',
-    'config CONFIG: policy.tags.alow, line 5: unknown key "alow"',
+    'config CONFIG: readiness.kubeletHealth, line 3: unknown key "kubeletHealth"; did you mean "kubeletHealthz"?',
+    'config CONFIG: policy.tags.alow, line 5: unknown key "alow"; did you mean "allow"?',
   ]);
 });
 

@@ -20,7 +20,7 @@ t.test('exec args that are not a list', async (t) => {
 
 t.test('command: required, not empty, no NUL; args default to none', async (t) => {
   t.same(problems(`${HEADER}tasks:\n  - { name: a, exec: { args: [x] } }\n  - { name: b, exec: { command: "" } }\n`), [
-    `${F}: tasks[0].exec.command, line 4: expected exec.command as a string`,
+    `${F}: tasks[0].exec.command, line 4: required key "command" is missing (expected exec.command as a string)`,
     `${F}: tasks[1].exec.command, line 5: exec.command must not be empty`,
   ]);
   t.match(planFrom(`${HEADER}tasks:\n  - { name: a, exec: { command: /bin/true } }\n`).steps[0], { kind: 'exec', spec: { command: '/bin/true', args: [] } });

@@ -70,6 +70,11 @@ t.test('malformed tag values say what the form is', async (t) => {
   t.match(taskFromTagValue('a', 'file /etc/x'), /unknown kind "file"; a tag value starts with one of pull, unit, wait, exec, script/);
 });
 
+t.test('a misspelled kind in a tag value names the kind it meant (issue 20, item 5)', async (t) => {
+  t.equal(taskFromTagValue('a', 'pul public.ecr.aws/x/y:1'), 'unknown kind "pul"; a tag value starts with one of pull, unit, wait, exec, script; did you mean "pull"?');
+  t.equal(taskFromTagValue('a', 'wiat url http://127.0.0.1/'), 'unknown kind "wiat"; a tag value starts with one of pull, unit, wait, exec, script; did you mean "wait"?');
+});
+
 t.test('an invisible or unusual character in a tag value is named by its code point and position, never split differently', async (t) => {
   // U+00A0 as pasted from a web page used to give `unknown kind "pull public.ecr…"`, which reads like a normal space.
   t.equal(
