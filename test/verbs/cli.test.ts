@@ -40,13 +40,17 @@ t.test('run: ordered tasks, logs on stdout, a summary, state; a rerun skips done
   t.equal(r.stderr, '', 'run writes nothing to stderr');
   t.equal(await readFile(join(ws.dir, 'order'), 'utf8'), 'a\nb\nc\n');
   const lines = logLines(r.stdout);
-  t.match(lines.at(-1), { level: 'info', succeeded: 3, msg: /^run succeeded: 3 succeeded in / });
+  const summary = (ls: Record<string, unknown>[]) => ls.find((l) => /^run (succeeded|failed)/.test(String(l.msg)));
+  t.match(summary(lines), { level: 'info', succeeded: 3, msg: /^run succeeded: 3 succeeded in / });
+  // The workspace's config leaves kubernetes.enabled at auto, and this machine has no kubelet kubeconfig: one info
+  // line says so after the result (decided when reporting, issue 17 item 3), and nothing else follows it.
+  t.match(lines.at(-1), { level: 'info', msg: /^not reporting to the Node: kubernetes\.enabled is auto and \/var\/lib\/kubelet\/kubeconfig does not exist/ });
   t.ok(lines.some((l) => l.task === 'b' && l.stream === 'stdout' && l.msg === 'to-stdout'), 'task output is forwarded with the task name');
   t.equal((await stat(ws.stateDir)).mode & 0o777, 0o700);
 
   const again = await runCli(['run', '--config', ws.configPath, '--state-dir', ws.stateDir]);
   t.equal(again.code, 0);
-  t.match(logLines(again.stdout).at(-1), { msg: /^run succeeded: 3 skipped-done in / });
+  t.match(summary(logLines(again.stdout)), { msg: /^run succeeded: 3 skipped-done in / });
   t.equal(await readFile(join(ws.dir, 'order'), 'utf8'), 'a\nb\nc\n');
 
   const status = await runCli(['status', '--state-dir', ws.stateDir, '--output', 'json']);
