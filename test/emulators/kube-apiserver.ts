@@ -63,6 +63,11 @@ export interface KubeStandIn {
   mode(m: 'ok' | '5xx' | 'hang' | 'closed', opts?: { status?: number; times?: number }): Promise<void>;
   /** The next `n` requests get `status` (429 comes with Retry-After: 1). */
   failNext(n: number, status: number): void;
+  /**
+   * Every request that `match` picks gets `status` until mode('ok') (one write refused while the others pass: the
+   * API server going away between two requests of one report).
+   */
+  failWhere(match: (r: { method: string; path: string }) => boolean, status: number): void;
   /** The kubelet's status heartbeat: a strategic merge patch of its four conditions, as user system:node:<name>. */
   kubeletHeartbeat(name: string): void;
   stop(): Promise<void>;
@@ -116,6 +121,7 @@ export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: strin
   let fiveStatus = 500;
   let fiveLeft = Infinity;
   const failQueue: number[] = [];
+  let failRule: { match: (r: { method: string; path: string }) => boolean; status: number } | undefined;
   const sockets = new Set<Socket>();
   let hold: PortHold | undefined;
 
@@ -153,7 +159,7 @@ export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: strin
     if (req.headers['user-agent']) record.userAgent = req.headers['user-agent'];
     requests.push(record);
     if (current === 'hang') return; // accepted, read, never answered
-    const injected = failQueue.shift() ?? (current === '5xx' && fiveLeft-- > 0 ? fiveStatus : undefined);
+    const injected = failQueue.shift() ?? (failRule?.match(record) ? failRule.status : undefined) ?? (current === '5xx' && fiveLeft-- > 0 ? fiveStatus : undefined);
     if (current === '5xx' && fiveLeft <= 0) current = 'ok';
     if (injected !== undefined) {
       const e = faultError(injected);
@@ -241,6 +247,7 @@ export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: strin
         hold = await holdPort(port, dir);
       }
       current = m;
+      if (m === 'ok') failRule = undefined;
       if (m === '5xx') {
         fiveStatus = o.status ?? 500;
         fiveLeft = o.times ?? Infinity;
@@ -248,6 +255,9 @@ export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: strin
     },
     failNext(n, status) {
       for (let i = 0; i < n; i++) failQueue.push(status);
+    },
+    failWhere(match, status) {
+      failRule = { match, status };
     },
     kubeletHeartbeat(name) {
       const node = nodes.get(name);
