@@ -38,6 +38,19 @@ export const verbs: Verb[] = [
     load: () => import('./status.js'),
   },
   {
+    name: 'report',
+    summary: "send the last run's outcome to the node's Node object when its own report could not (runs no task)",
+    usage: 'postjoin report [--retry-for DURATION [--retry-delay DURATION]] [--config FILE] [--state-dir DIR] [--output text|json]',
+    details:
+      'For a run whose final report the API server never got: state.json keeps it pending (postjoin status shows it), and\n' +
+      'this sends what is missing (condition, label, event) with the current config, within kubernetes.timeout.\n' +
+      'Exits 0 when the Node has it or nothing is pending, 1 when it still could not be made (the try is recorded).\n' +
+      '--retry-for: try again, waiting --retry-delay (default 5s) doubling up to 1m, until made or the time is up\n' +
+      '(postjoin-report.service runs it so after postjoin.service, for 1h). Logs go to stderr as pino JSON.',
+    options: { 'retry-for': { type: 'string' }, 'retry-delay': { type: 'string' } },
+    load: () => import('./report.js'),
+  },
+  {
     name: 'render-userdata',
     summary: 'write MIME multipart user data holding a NodeConfig part and a postjoin task part',
     usage: 'postjoin render-userdata --nodeconfig FILE --tasks FILE [--gzip] > userdata',

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
 import { BUNDLE, logLines, taskList } from '../helpers/cli.js';
 import { eventsOn, handoffNode, oursOn, type HandoffNode } from '../helpers/handoff-node.js';
@@ -18,7 +18,9 @@ t.afterEach(() => api.mode('ok'));
 
 /** A `report` in the background, its stderr (the log) readable while it runs. */
 function startReport(h: HandoffNode, args: string[]) {
-  const child = spawn(process.execPath, [BUNDLE, 'report', '--config', h.configPath, '--state-dir', h.stateDir, ...args], {
+  // Through env(1) without NODE_OPTIONS: the test runner adds its process-tracking loader to every node it spawns, and
+  // that loader's signal-exit handlers would turn a death by SIGTERM into an exit code.
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BUNDLE, 'report', '--config', h.configPath, '--state-dir', h.stateDir, ...args], {
     env: { ...process.env, JOURNAL_STREAM: '', NOTIFY_SOCKET: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -42,7 +44,7 @@ async function waitFor(what: () => boolean | Promise<boolean>, ms = 60_000): Pro
 
 const stateOf = async (h: HandoffNode) => JSON.parse(await readFile(join(h.stateDir, 'state.json'), 'utf8'));
 
-async function pendingNode(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<HandoffNode> {
+async function pendingNode(t: Test): Promise<HandoffNode> {
   const h = await handoffNode(t, api, { kubernetes: 'timeout: 1s' });
   await h.task('10.yaml', taskList('  - { name: a, exec: { command: /bin/true } }\n'));
   await api.mode('closed');
@@ -55,19 +57,21 @@ t.test('the server down, then back: tries again with a growing wait, and deliver
   const h = await pendingNode(t);
   const r = startReport(h, ['--retry-for', '2m', '--retry-delay', '200ms']);
   await waitFor(() => r.messages().filter((m) => m.startsWith('could not report')).length >= 3);
+  const whileDown = r.lines().filter((l) => String(l.msg).startsWith('could not report'));
   await api.mode('ok');
   const end = await r.done;
   t.equal(end.code, 0, 'delivered: exit 0');
-  const failed = r.lines().filter((l) => String(l.msg).startsWith('could not report'));
-  t.ok(failed.length >= 3);
-  for (const [i, l] of failed.entries()) {
+  for (const [i, l] of whileDown.entries()) {
     t.equal(l.level, 'warn');
-    t.match(String(l.msg), new RegExp(`\\(try ${i + 2}, pending since \\S+\\): .*connection refused.*; next try in \\S+ \\(giving up at \\S+\\)$`));
+    // Connection refused, or on a loaded machine the 1 s kubernetes.timeout passing first (the exec plugin, a retry).
+    t.match(String(l.msg), new RegExp(`\\(try ${i + 2}, pending since \\S+\\): condition postjoin\\.io/Ready=True/Succeeded: .*(connection refused|kubernetes\\.timeout).*; next try in \\S+ \\(giving up at \\S+\\)$`), String(l.msg));
   }
-  const waits = failed.map((l) => Number(l.next_try_ms));
+  const waits = whileDown.map((l) => Number(l.next_try_ms));
   t.ok(waits.every((w) => w >= 100), `each wait at least half the first delay: ${waits.join(', ')} ms`);
   t.ok(waits[2]! > waits[0]!, `the wait grows: ${waits.join(', ')} ms`);
-  t.match(r.messages().at(-1), /^reported postjoin\.io\/Ready=True\/Succeeded, label postjoin\.io\/result=succeeded, event PostjoinSucceeded to Node /);
+  // The server may come back in the middle of a try (the condition made, the label not yet): a later try sends the rest.
+  const failed = r.lines().filter((l) => String(l.msg).startsWith('could not report'));
+  t.match(r.messages().at(-1), /^reported .*event PostjoinSucceeded to Node /);
   t.match(oursOn(api, h.node), [{ status: 'True', reason: 'Succeeded' }]);
   t.equal(eventsOn(api, h.node).length, 1);
   t.match((await stateOf(h)).report, { made: true, tries: failed.length + 2 });
@@ -80,7 +84,7 @@ t.test('the server never back: gives up after --retry-for, exit 1, one error lin
   t.equal(end.code, 1);
   const errors = r.lines().filter((l) => l.level === 'error');
   t.equal(errors.length, 1, 'one error line');
-  t.match(String(errors[0]?.msg), /^gave up after 3s and \d+ tries: the report to Node \S+ is still pending in state\.json; the next run reports again, or run postjoin report \(systemctl start postjoin-report\): .*connection refused/);
+  t.match(String(errors[0]?.msg), /^gave up after 3s and \d+ tries: the report to Node \S+ is still pending in state\.json; the next run reports again, or run postjoin report \(systemctl start postjoin-report\): .*(connection refused|kubernetes\.timeout)/);
   const state = await stateOf(h);
   t.match(state.report, { made: false, missing: ['condition', 'label', 'event'] });
   t.ok(state.report.tries >= 3, `the tries are recorded (${state.report.tries})`);
