@@ -99,8 +99,11 @@ function parseBody(raw: Buffer, contentType: string): unknown {
 
 const microNow = () => new Date().toISOString().replace(/Z$/, '000Z');
 
-/** `pki` makes the CA and server certificate in the dir; the default uses openssl (and can make client certificates). */
-export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: string) => KubePki } = {}): Promise<KubeStandIn> {
+/**
+ * `pki` makes the CA and server certificate in the dir; the default uses openssl (and can make client certificates).
+ * `port`: a fixed one (a server that comes back where a kubeconfig written earlier points); by default any free one.
+ */
+export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: string) => KubePki; port?: number } = {}): Promise<KubeStandIn> {
   const dir = opts.dir ?? (await tempDir('kube'));
   const pki = (opts.pki ?? makeKubePki)(dir);
   let rv = 1000;
@@ -196,7 +199,7 @@ export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: strin
         resolve();
       });
     });
-  await listen(0);
+  await listen(opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   const closeServer = () =>
     new Promise<void>((resolve) => {

@@ -61,7 +61,7 @@ const CLIENT_EXT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignatur
 /** Makes the CA and the server certificate in `dir` (which the caller owns and removes). */
 export function makeKubePki(dir: string): KubePki {
   const ca = makeCa(dir, 'ca', 'postjoin-test-kubernetes-ca');
-  const server = makeLeaf(
+  makeLeaf(
     dir,
     'apiserver',
     ca,
@@ -69,17 +69,34 @@ export function makeKubePki(dir: string): KubePki {
     'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' +
       'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n',
   );
+  return loadKubePki(dir);
+}
+
+/**
+ * The PKI makeKubePki() made in `dir` earlier, e.g. by another process: a stand-in started later (a server that
+ * "comes back") is then trusted by the kubeconfigs written for the first.
+ */
+export function loadKubePki(dir: string): KubePki {
+  const ca = { crt: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
+  const server: CertPair = {
+    certFile: join(dir, 'apiserver.crt'),
+    keyFile: join(dir, 'apiserver.key'),
+    certPem: readFileSync(join(dir, 'apiserver.crt'), 'utf8'),
+    keyPem: readFileSync(join(dir, 'apiserver.key'), 'utf8'),
+  };
   let foreignCa: { crt: string; key: string } | undefined;
+  // Client certificate names are unique per process, whoever made the CA.
   let n = 0;
+  const tag = `${process.pid}-${Date.now()}`;
   return {
     dir,
     caFile: ca.crt,
     caPem: readFileSync(ca.crt, 'utf8'),
     server,
-    clientCert: (cn, orgs = []) => makeLeaf(dir, `client-${++n}`, ca, subject(cn, orgs), CLIENT_EXT),
+    clientCert: (cn, orgs = []) => makeLeaf(dir, `client-${tag}-${++n}`, ca, subject(cn, orgs), CLIENT_EXT),
     foreignClientCert(cn, orgs = []) {
       foreignCa ??= makeCa(dir, 'foreign-ca', 'some-other-ca');
-      return makeLeaf(dir, `foreign-${++n}`, foreignCa, subject(cn, orgs), CLIENT_EXT);
+      return makeLeaf(dir, `foreign-${tag}-${++n}`, foreignCa, subject(cn, orgs), CLIENT_EXT);
     },
   };
 }
