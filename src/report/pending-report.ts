@@ -7,7 +7,6 @@ import type { Host } from '../host/host.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import type { ReportRecord, RunState } from '../state/run-state.js';
 import { readState, saveState, STATE_FILE } from '../state/state-store.js';
-import { NodeWriter } from './cluster-writer.js';
 import { afterTry, partsText, pendingOf } from './report-record.js';
 
 /**
@@ -84,6 +83,8 @@ async function deliver(state: RunState & { report: ReportRecord }, d: TryDeps): 
   const p = pendingOf(state.report, cfg);
   if (p.kind === 'none') return { kind: 'nothing', message: `nothing to report: ${p.why}`, record: state.report };
   const started = Date.now();
+  // Loaded only now: a report with nothing pending (every boot whose run reported) never loads the Kubernetes client.
+  const { NodeWriter } = await import('./cluster-writer.js');
   const writer = new NodeWriter({ kubeconfig: cfg.kubeconfig, nodeName: p.record.node, condition: cfg.condition, label: cfg.label, events: cfg.events, host: d.host });
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(new Error(`kubernetes.timeout (${formatDuration(cfg.timeoutMs)}) passed`)), cfg.timeoutMs);
@@ -98,11 +99,7 @@ async function deliver(state: RunState & { report: ReportRecord }, d: TryDeps): 
     d.stop.removeEventListener('abort', onStop);
   }
   const record = afterTry(p, w, cfg, new Date(), Date.now() - started);
-  const wrote = partsText(
-    [...p.parts].filter((part) => !record.missing?.includes(part)),
-    p,
-    cfg,
-  );
+  const wrote = partsText([...p.parts].filter((part) => !record.missing?.includes(part)), p, cfg);
   try {
     await saveState(d.stateDir, { ...state, report: record });
   } catch (err) {
