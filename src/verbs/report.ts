@@ -43,29 +43,40 @@ export async function run(ctx: VerbContext): Promise<number> {
   try {
     const bootId = await readBootId();
     for (let n = 0; ; n++) {
-      notify.status(`try ${n + 1}: reporting the last run's outcome`);
+      notify.status(n === 0 ? "looking for a pending report of the last run" : "trying again to send the pending report");
       last = await tryPendingReport({ stateDir: ctx.stateDir, configPath: ctx.configPath, kubernetes: config.kubernetes, bootId, host, log, stop: stopper.signal });
       if (signal) break;
+      const node = last.record?.node;
       if (last.kind !== 'failed') {
-        if (last.kind === 'made' && last.record.error) log.warn({ node: last.record.node }, last.message);
-        else log.info(last.record ? { node: last.record.node } : {}, last.message);
+        if (last.kind === 'made' && last.record.error) log.warn({ node }, last.message);
+        else log.info(node ? { node } : {}, last.message);
+        notify.status(last.kind === 'made' ? `reported to Node ${node}` : 'nothing to report');
         return finish(ctx, last, 0);
       }
       const now = Date.now();
       if (!retry || !last.retry || now >= giveUpAt) {
-        if (!retry || !last.retry) log.warn(last.record ? { node: last.record.node } : {}, last.message);
-        else log.error({ node: last.record?.node, tries: n + 1 }, `gave up after ${formatDuration(retry.forMs)} and ${n + 1} tries: the report to Node ${last.record?.node ?? '?'} is still pending in state.json; the next run reports again, or run postjoin report (systemctl start postjoin-report): ${last.message}`);
+        if (!retry || !last.retry) log.warn(node ? { node } : {}, last.message);
+        else {
+          const tries = last.record?.tries ? ` after ${last.record.tries} tries` : '';
+          log.error(
+            { node, tries: last.record?.tries },
+            `gave up after ${formatDuration(retry.forMs)}: the report to Node ${node ?? '?'} is still pending in state.json${tries} (the last: ${last.record?.error ?? last.message}); ` +
+              'the next boot reports again, or run postjoin report (or systemctl start postjoin-report) once the API server is back',
+          );
+          notify.status(`gave up after ${formatDuration(retry.forMs)}: the report is still pending (postjoin status)`);
+        }
         return finish(ctx, last, 1);
       }
       const wait = Math.min(growingDelay(retry.delayMs, n, Math.max(MAX_WAIT_MS, retry.delayMs)), giveUpAt - now);
       const until = new Date(giveUpAt).toISOString();
-      log.warn({ node: last.record?.node, next_try_ms: wait }, `${last.message}; next try in ${formatDuration(wait)} (giving up at ${until})`);
-      notify.status(`pending: try ${n + 1} failed; next try in ${formatDuration(wait)}, giving up at ${until}`);
+      log.warn({ node, next_try_ms: wait }, `${last.message}; next try in ${formatDuration(wait)} (giving up at ${until})`);
+      const since = last.record?.pendingSince ? `pending since ${last.record.pendingSince}: ` : '';
+      notify.status(`${since}try ${last.record?.tries ?? n + 1} failed; next try in ${formatDuration(wait)}, giving up at ${until}`);
       await sleep(wait, stopper.signal);
       if (signal) break;
     }
     const node = last?.record?.node ?? '?';
-    log.warn({ node }, `stopped by ${signal}: the report to Node ${node} stays pending in state.json${last?.record?.tries ? ` (${last.record.tries} tries so far)` : ''}; the next run reports again, or run postjoin report`);
+    log.warn({ node }, `stopped by ${signal}: the report to Node ${node} stays pending in state.json${last?.record?.tries ? ` (${last.record.tries} tries so far)` : ''}; the next boot reports again, or run postjoin report`);
     return 1;
   } finally {
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
