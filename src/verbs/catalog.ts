@@ -46,8 +46,12 @@ export const verbs: Verb[] = [
       'this sends what is missing (condition, label, event) with the current config, within kubernetes.timeout.\n' +
       'Exits 0 when the Node has it or nothing is pending, 1 when it still could not be made (the try is recorded).\n' +
       '--retry-for: try again, waiting --retry-delay (default 5s) doubling up to 1m, until made or the time is up\n' +
-      '(postjoin-report.service runs it so after postjoin.service, for 1h). Logs go to stderr as pino JSON.',
+      '(postjoin-report.service runs it so, after postjoin.service, for 1h). Logs go to stderr as pino JSON.',
     options: { 'retry-for': { type: 'string' }, 'retry-delay': { type: 'string' } },
+    exitCodes: `Exit codes:
+  0  the Node has the last run's outcome (sent now or before), or there is nothing to send
+  1  it still could not be sent (the try is recorded in state.json), a run held the lock, or the state file is unreadable
+  2  invalid input: usage or config`,
     load: () => import('./report.js'),
   },
   {

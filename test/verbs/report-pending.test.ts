@@ -203,3 +203,12 @@ t.test('a pending report written by an older postjoin (no message to send): not 
   t.match(messages(r), [/^nothing to report: the last run's report was not made, but was written by an older postjoin without what it would send; the next run reports again$/]);
   t.same(requestsOf(api, h.node), []);
 });
+
+t.test('report --help: what it does, its flags and its own exit codes', async (t) => {
+  const r = await runCli(['report', '--help']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^Usage: postjoin report \[--retry-for DURATION \[--retry-delay DURATION\]\]/);
+  t.match(r.stdout, /--retry-for\n {2}--retry-delay\n/);
+  t.match(r.stdout, /Exit codes:\n {2}0 {2}the Node has the last run's outcome .*\n {2}1 {2}it still could not be sent .*\n {2}2 {2}invalid input: usage or config\n$/);
+  t.notMatch(r.stdout, /readiness was not reached/, "not run's exit codes");
+});
