@@ -3,7 +3,8 @@
 // completes; postjoin-report.service tries again with growing waits (its journal says so); the API server comes
 // up in the container's network namespace and the report reaches the Node without anyone touching the node, and
 // the report unit ends. Then, the server gone for good, `systemctl restart postjoin` runs again and the report
-// unit gives up after its bound (a drop-in shortens it) and shows failed.
+// unit gives up after its bound (a drop-in shortens it) and shows failed; restarting postjoin while the report unit
+// retries stops it first, so the run never meets its lock.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -122,19 +123,27 @@ t.test('the API server down at the end of the boot run: postjoin-report.service 
     await writeFile(join(capture, 'report-retry-status.txt'), (await c.exec(['postjoin', 'status'])).stdout);
   }
 
-  // The server gone for good, and a bound of 5 s: `systemctl restart postjoin` runs again, reports nothing, and
+  // The server gone for good, and a bound of 8 s: `systemctl restart postjoin` runs again, reports nothing, and
   // the report unit, restarted after it, gives up and fails.
   await api.stop();
-  await c.exec(['sh', '-c', `cat > ${DROP_IN}`], { input: dropIn('5s') });
+  await c.exec(['sh', '-c', `cat > ${DROP_IN}`], { input: dropIn('8s') });
   await c.systemctl('daemon-reload');
+  const triesBefore = (await reportLog(c)).filter((l) => l.msg.startsWith('could not report')).length;
   const restart = await c.systemctl('restart', 'postjoin.service');
   t.equal(restart.code, 0, `systemctl restart postjoin: ${restart.stderr}`);
   t.match(await show(c, 'postjoin.service'), { ActiveState: 'active', SubState: 'exited', Result: 'success' });
+  await waitFor('the restart to start the report unit again, after the run, and a try of it to fail', async () => (await reportLog(c)).filter((l) => l.msg.startsWith('could not report')).length > triesBefore, { timeoutMs: 30_000 });
+  // Restarted again while the report unit retries: PartOf= stops it first (SIGTERM, the outcome stays pending), so
+  // the run never meets its lock, and it starts again after the run.
+  const again = await c.systemctl('restart', 'postjoin.service');
+  t.equal(again.code, 0, `systemctl restart postjoin while postjoin-report retries: ${again.stderr}`);
+  t.match(await show(c, 'postjoin.service'), { ActiveState: 'active', SubState: 'exited', Result: 'success' }, 'the run was not refused');
+  t.ok((await reportLog(c)).some((l) => /^stopped by SIGTERM: the report to Node \S+ stays pending in state\.json/.test(l.msg)), 'the report unit was stopped by the restart');
   await waitFor('postjoin-report.service to give up', async () => (await show(c, 'postjoin-report.service')).ActiveState === 'failed', { timeoutMs: 60_000 });
   t.match(await show(c, 'postjoin-report.service'), { ActiveState: 'failed', Result: 'exit-code' });
   t.match((await c.systemctl('--failed', '--no-legend', '--plain')).stdout, /^postjoin-report\.service\s+loaded\s+failed\s+failed/m, 'systemctl --failed lists it');
   const errors = (await reportLog(c)).filter((l) => l.priority === '3');
-  t.match(errors, [{ msg: /^gave up after 5s: the report to Node \S+ is still pending in state\.json after \d+ tries \(the last: .*(connection refused|kubernetes\.timeout)/ }], 'one error line, for journalctl -p err');
+  t.match(errors, [{ msg: /^gave up after 8s: the report to Node \S+ is still pending in state\.json after \d+ tries \(the last: .*(connection refused|kubernetes\.timeout)/ }], 'one error line, for journalctl -p err');
   t.match((await c.exec(['postjoin', 'status'])).stdout, /^report: +pending since \S+: postjoin\.io\/Ready=True\/Succeeded/m);
   if (capture) {
     await writeFile(join(capture, 'report-giveup-status.txt'), (await c.systemctl('status', '--no-pager', '--lines=6', 'postjoin-report.service')).stdout);
