@@ -43,7 +43,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   try {
     const bootId = await readBootId();
     for (let n = 0; ; n++) {
-      notify.status(n === 0 ? "looking for a pending report of the last run" : "trying again to send the pending report");
+      notify.status(n === 0 ? 'looking for a pending report of the last run' : 'trying again to send the pending report');
       last = await tryPendingReport({ stateDir: ctx.stateDir, configPath: ctx.configPath, kubernetes: config.kubernetes, bootId, host, log, stop: stopper.signal });
       if (signal) break;
       const node = last.record?.node;
@@ -88,9 +88,10 @@ export async function run(ctx: VerbContext): Promise<number> {
 
 /** One line on stdout for a person (not when stdout is the journal: the log lines say it all there), or JSON. */
 function finish(ctx: VerbContext, r: TryResult, code: number): number {
-  const result = r.kind === 'failed' ? 'pending' : r.kind;
+  // A failure without a record is not a pending report: the state file could not be read.
+  const result = r.kind === 'failed' ? (r.record ? 'pending' : 'error') : r.kind;
   if (ctx.output === 'json') {
-    ctx.stdout.write(`${JSON.stringify({ result, report: r.record ?? null }, null, 2)}\n`);
+    ctx.stdout.write(`${JSON.stringify({ result, message: r.message, report: r.record ?? null }, null, 2)}\n`);
   } else if (!isJournalStream(1)) {
     const rec = r.record;
     const what = rec ? `${rec.condition}=${rec.status}/${rec.reason} on Node ${rec.node}` : '';

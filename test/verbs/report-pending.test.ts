@@ -80,6 +80,8 @@ t.test('API server down for the whole final report: pending in state.json, then 
   t.match(messages(again), [/^nothing to report: the last run's report to Node .* was made at /]);
   t.equal(requestsOf(api, h.node).length, sent, 'no request at all');
   t.equal(eventsOn(api, h.node).length, 1, 'no second event');
+  const json = await report(h, '--output', 'json');
+  t.match(JSON.parse(json.stdout), { result: 'nothing', message: /^nothing to report: /, report: { made: true, tries: 3 } }, '--output json: pure JSON on stdout');
 });
 
 t.test('the condition made but the label refused: only the label is pending, and report sends only the label', async (t) => {
@@ -181,6 +183,9 @@ t.test('a corrupt state file: exit 1 at once, saying so; the file is left for ru
   t.equal(r.code, 1);
   t.match(messages(r), [/^cannot report: the state file .*state\.json is unreadable: not valid JSON/]);
   t.equal(await readFile(join(h.stateDir, 'state.json'), 'utf8'), '{"version": 1, "res');
+  const json = await report(h, '--output', 'json');
+  t.equal(json.code, 1);
+  t.match(JSON.parse(json.stdout), { result: 'error', message: /^cannot report: /, report: null });
 });
 
 t.test('a pending report written by an older postjoin (no message to send): not sent, exit 0, saying why', async (t) => {
