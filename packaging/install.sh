@@ -1,7 +1,8 @@
 #!/bin/bash
-# Installs postjoin without RPM: the binary, the unit, the config and the directories, with the modes the RPM
-# uses, then enables (never starts) postjoin.service. Safe to run again: what is already right is left
-# alone (not even touched), and an existing /etc/postjoin/config.yaml is never overwritten.
+# Installs postjoin without RPM: the binary, the units, the config and the directories, with the modes the RPM
+# uses, then enables (never starts) postjoin.service, which pulls in postjoin-report.service. Safe to run again:
+# what is already right is left alone (not even touched), and an existing /etc/postjoin/config.yaml is never
+# overwritten.
 #
 #   packaging/install.sh [--binary PATH] [--prefix /usr] [--root DIR]
 #
@@ -63,6 +64,7 @@ find_source() {
   die "cannot find any of: $*"
 }
 unit_src=$(find_source "$here/postjoin.service" "$here/../systemd/postjoin.service")
+report_unit_src=$(find_source "$here/postjoin-report.service" "$here/../systemd/postjoin-report.service")
 config_src=$(find_source "$here/config.yaml")
 
 # What kind of binary: an ELF single executable, or the JavaScript bundle (starts with a #! line).
@@ -115,8 +117,11 @@ fi
 # systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system alike.
 unitdir=$prefix/lib/systemd/system
 sed "s|^ExecStart=/usr/bin/postjoin |ExecStart=$prefix/bin/postjoin |" "$unit_src" > "$tmp/postjoin.service"
+sed "s|^ExecStart=/usr/bin/postjoin |ExecStart=$prefix/bin/postjoin |" "$report_unit_src" > "$tmp/postjoin-report.service"
 put_dir 0755 "$unitdir"
 put_file 0644 "$tmp/postjoin.service" "$unitdir/postjoin.service"
+# Not enabled on its own: postjoin.service pulls it in (Wants=) and it runs after it.
+put_file 0644 "$tmp/postjoin-report.service" "$unitdir/postjoin-report.service"
 
 # /etc/postjoin is readable (the config holds no secrets); task files may hold secrets, so tasks.d and the
 # state directory are root-only, as in the RPM.

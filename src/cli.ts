@@ -53,7 +53,7 @@ ${v.summary}.${v.details ? `\n${v.details}` : ''}
 ${own.length ? `\nFlags:\n${own.join('\n')}\n` : ''}
 ${COMMON_HELP}
 
-${EXIT_CODES_HELP}
+${v.exitCodes ?? EXIT_CODES_HELP}
 `;
 }
 

@@ -53,6 +53,8 @@ provisioner "shell" {
     "shopt -s nullglob; for f in ${local.working_dir}/postjoin/tasks.d/*.{yaml,yml,json}; do sudo install -m 0600 \"$f\" /etc/postjoin/tasks.d/; done",
     "/usr/bin/postjoin --version",
     "test \"$(systemctl is-enabled postjoin.service)\" = enabled",
+    # Static (no [Install]): postjoin.service pulls it in and it runs after it.
+    "test \"$(systemctl is-enabled postjoin-report.service)\" = static",
     # Offline check of the baked task files against the baked config; touches neither IMDS nor units.
     "shopt -s nullglob; f=(/etc/postjoin/tasks.d/*); if [ $${#f[@]} -gt 0 ]; then sudo /usr/bin/postjoin validate --config /etc/postjoin/config.yaml \"$${f[@]}\"; fi",
   ]

@@ -37,7 +37,7 @@ const packages = [
   { flavor: 'node', rpmArch: 'noarch', file: `postjoin-node-${VERSION}-1.noarch.rpm`, binary: undefined },
 ];
 
-/** The files rpmbuild reads as Source0..5, by their names in the spec. */
+/** The files rpmbuild reads as Source0..6, by their names in the spec. */
 function sources(pkg) {
   return {
     postjoin: pkg.binary ?? join(ROOT, 'packaging/bundle-launcher.sh'),
@@ -46,6 +46,7 @@ function sources(pkg) {
     'README.md': README,
     'postjoin-tasks.schema.json': join(ROOT, 'dist/postjoin-tasks.schema.json'),
     'postjoin.cjs': join(ROOT, 'dist/postjoin.cjs'),
+    'postjoin-report.service': join(ROOT, 'systemd/postjoin-report.service'),
   };
 }
 

@@ -26,6 +26,16 @@ export function taskRetryDelay(retryDelayMs: number, retryIndex: number, random:
   return retryDelayMs + Math.floor(random() * (ceiling - retryDelayMs));
 }
 
+/**
+ * Retries that must visibly back off, for minutes (`postjoin report --retry-for`): half of the doubled ceiling,
+ * plus up to the other half at random. Every wait is longer than the one two before it, and the retries of a
+ * fleet whose API server comes back spread over the ceiling instead of arriving at once.
+ */
+export function growingDelay(baseMs: number, retryIndex: number, capMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.max(baseMs, Math.min(capMs, baseMs * 2 ** retryIndex));
+  return Math.floor(ceiling / 2 + random() * (ceiling / 2));
+}
+
 export interface PollOptions {
   /** Ends the poll: the sleep between looks at once, and no look starts after it fired. */
   signal?: AbortSignal;

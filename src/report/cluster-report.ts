@@ -8,11 +8,13 @@ import type { Host } from '../host/host.js';
 import type { ReportRecord } from '../state/run-state.js';
 import { describeOutcome, describeRunning, type Outcome } from './cluster-outcome.js';
 import type { Budget, NodeWriter, WriteResult } from './cluster-writer.js';
+import { firstRecord } from './report-record.js';
 
 /**
  * Cluster handoff (design §4): the run's result as one condition on the node's own Node object, plus a label
  * and an event. Reporting never throws to the caller and never changes the exit code; what could not be
- * reported is one warning line and the returned record (kept in the state file for `postjoin status`).
+ * reported is one warning line and the returned record, kept in the state file for `postjoin status` and, while
+ * not made, for `postjoin report` to deliver later (report-record.ts).
  *
  * Time: `kubernetes.timeout` bounds what reporting adds to the run's wall time. The Running report goes beside
  * the tasks (cut at the timeout itself); the final one, settling the Running one first, returns within the
@@ -151,24 +153,17 @@ class Reporter implements ClusterReport {
     }
     const durationMs = Date.now() - started;
     const what = `${this.cfg.condition}=${desc.status}/${desc.reason}`;
+    const record = firstRecord(desc, result, this.cfg, this.nodeName, new Date(), durationMs);
     if (result.errors.length === 0) {
       this.deps.log.info({ node: this.nodeName, duration_ms: durationMs }, `reported ${what} to Node ${this.nodeName}`);
     } else {
+      const later = record.made ? '' : `; it stays pending in state.json, and postjoin report sends it (postjoin-report.service tries again)`;
       this.deps.log.warn(
         { node: this.nodeName, duration_ms: durationMs },
-        `could not report to Node ${this.nodeName}: ${result.errors.join('; ')}; the run's result and exit code are unchanged`,
+        `could not report to Node ${this.nodeName}: ${result.errors.join('; ')}; the run's result and exit code are unchanged${later}`,
       );
     }
-    return {
-      made: result.made,
-      at: new Date().toISOString(),
-      node: this.nodeName,
-      condition: this.cfg.condition,
-      status: desc.status,
-      reason: desc.reason,
-      durationMs,
-      ...(result.errors.length ? { error: result.errors.join('; ') } : {}),
-    };
+    return record;
   }
 
   /** Lets a Running write in flight finish (briefly), else drops it. True when one was cut: the server may still apply it. */

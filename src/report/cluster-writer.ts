@@ -33,10 +33,19 @@ export interface Budget {
 }
 
 export interface WriteResult {
-  /** The condition was written. */
+  /** The condition was written (or was not asked for: `only` left it out). */
   made: boolean;
   /** What could not be written, and why; empty when everything was. */
   errors: string[];
+  /** With `final`: whether the label and the event were written; absent when not configured or not asked for. */
+  label?: boolean;
+  event?: boolean;
+}
+
+/** A later delivery (`postjoin report`) writes only what is missing, and dates the event when the run ended. */
+export interface WriteOptions {
+  only?: ReadonlySet<'condition' | 'label' | 'event'>;
+  eventTime?: Date;
 }
 
 /** A healthy API server answers in milliseconds; a request past this is retried while the budget lasts. */
@@ -50,8 +59,9 @@ export class NodeWriter {
 
   constructor(private readonly cfg: WriterConfig) {}
 
-  /** Writes the condition; with `final`, also the label and the event. Never throws. */
-  async write(desc: Described, final: boolean, b: Budget): Promise<WriteResult> {
+  /** Writes the condition; with `final`, also the label and the event (with `opts.only`, just those). Never throws. */
+  async write(desc: Described, final: boolean, b: Budget, opts: WriteOptions = {}): Promise<WriteResult> {
+    const want = (part: 'condition' | 'label' | 'event') => opts.only?.has(part) ?? true;
     const errors: string[] = [];
     let node: NodeObject;
     try {
@@ -59,26 +69,32 @@ export class NodeWriter {
       const read = () => this.retrying((o) => getNode(client, this.cfg.nodeName, o), b);
       node = await read();
       // Only True can race Karpenter's registration; a False report is always safe.
-      if (final && desc.status === 'True' && awaitsKarpenter(node)) node = await untilKarpenterRegistered(node, { read, signal: b.signal, log: this.cfg.log });
-      await this.retrying((o) => patchNodeStatusCondition(client, this.cfg.nodeName, this.condition(desc, node), o), b);
+      if (final && desc.status === 'True' && want('condition') && awaitsKarpenter(node)) node = await untilKarpenterRegistered(node, { read, signal: b.signal, log: this.cfg.log });
+      if (want('condition')) await this.retrying((o) => patchNodeStatusCondition(client, this.cfg.nodeName, this.condition(desc, node), o), b);
     } catch (err) {
-      return { made: false, errors: [`condition ${this.cfg.condition}=${desc.status}/${desc.reason}: ${messageOf(err)}`] };
+      const what = want('condition') || !this.cfg.label ? `condition ${this.cfg.condition}=${desc.status}/${desc.reason}` : `label ${this.cfg.label}=${desc.label}`;
+      return { made: false, errors: [`${what}: ${messageOf(err)}`] };
     }
     if (!final) return { made: true, errors };
     const client = await this.connect();
-    if (this.cfg.label) {
+    const result: WriteResult = { made: true, errors };
+    if (this.cfg.label && want('label')) {
       const label = this.cfg.label;
-      await this.retrying((o) => patchNodeLabel(client, this.cfg.nodeName, label, desc.label, o), b).catch((err: unknown) => {
-        errors.push(`label ${label}=${desc.label}: ${messageOf(err)}`);
-      });
+      result.label = await this.retrying((o) => patchNodeLabel(client, this.cfg.nodeName, label, desc.label, o), b).then(
+        () => true,
+        (err: unknown) => (errors.push(`label ${label}=${desc.label}: ${messageOf(err)}`), false),
+      );
     }
-    if (this.cfg.events) {
-      const ev = { node: this.cfg.nodeName, type: desc.eventType, reason: desc.eventReason, message: desc.message, time: new Date() };
+    if (this.cfg.events && want('event')) {
+      const ev = { node: this.cfg.nodeName, type: desc.eventType, reason: desc.eventReason, message: desc.message, time: opts.eventTime ?? new Date() };
       // Named once, before the retries: a retry of a POST that landed finds its own event (409) and stops.
       const name = eventName(ev.node, ev.time);
-      await this.retrying((o) => createEvent(client, ev, name, o), b).catch((err: unknown) => errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`));
+      result.event = await this.retrying((o) => createEvent(client, ev, name, o), b).then(
+        () => true,
+        (err: unknown) => (errors.push(`${desc.eventType} event ${desc.eventReason}: ${messageOf(err)}`), false),
+      );
     }
-    return { made: true, errors };
+    return result;
   }
 
   /**

@@ -57,9 +57,19 @@ export function statusText(state: RunState | undefined): string {
   return `${head.join('\n')}\n\n${textTable(rows)}\n${errors.length ? `\nerrors:\n${errors.join('\n')}\n` : ''}`;
 }
 
-/** One line: whether the Node got the result, and if not, why. */
+/** Whether the Node got the result: made (and after how many tries), or pending since when, what, and why. */
 function reportText(r: NonNullable<RunState['report']>): string {
   const what = `${r.condition}=${r.status}/${r.reason} on Node ${r.node}`;
-  if (!r.made) return `not made: ${what}: ${r.error ?? 'unknown error'}`;
-  return `made at ${r.at}: ${what}${r.error ? ` (but ${r.error})` : ''}`;
+  const tries = r.tries ?? 1;
+  if (r.made) {
+    const late = r.pendingSince ? ` (try ${tries}, pending since ${r.pendingSince})` : '';
+    return `made at ${r.at}: ${what}${late}${r.error ? ` (but ${r.error})` : ''}`;
+  }
+  // Written before reports were kept pending: nothing here can send it; the next run reports again.
+  if (r.message === undefined || r.missing === undefined) return `not made: ${what}: ${r.error ?? 'unknown error'}`;
+  return (
+    `pending since ${r.pendingSince ?? r.at}: ${what}; not on the Node yet: ${r.missing.join(', ')}; ` +
+    `${tries} ${tries === 1 ? 'try' : 'tries'}, the last at ${r.at}: ${r.error ?? 'unknown error'}\n` +
+    `           postjoin-report.service tries again; postjoin report sends it now`
+  );
 }

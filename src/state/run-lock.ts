@@ -6,6 +6,7 @@ import { askAbstractLockHolder, bindAbstractLock } from '../host/files/abstract-
 import { writeFileAtomic } from '../host/files/atomic-file.js';
 
 export const RUN_LOCK_FILE = 'run.lock';
+export type LockVerb = 'run' | 'report';
 /** The secret the lock's name is derived from: in the root-only state dir, so no other user can know the name. */
 export const LOCK_KEY_FILE = 'lock.key';
 const KEY_BYTES = 32;
@@ -17,6 +18,8 @@ export interface RunLock {
 /** Who holds the lock: what `run.lock` says, and what the holder answers on its lock socket. */
 export interface RunLockRecord {
   pid: number;
+  /** What holds it: a `run`, or a `report` delivering the last run's outcome (absent in records of older versions). */
+  verb?: LockVerb;
   bootId?: string;
   /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): with bootId, it names one process. */
   startTime?: string;
@@ -35,12 +38,12 @@ export interface RunLockRecord {
  * this boot's id under a key only root can read (`lock.key`, 0600 in the 0700 state dir): nobody else can compute
  * it, and the one a squatter may see in /proc/net/unix during a run is worthless after the next reboot.
  */
-export async function acquireRunLock(dir: string, bootId?: string): Promise<RunLock> {
+export async function acquireRunLock(dir: string, bootId?: string, verb: LockVerb = 'run'): Promise<RunLock> {
   const path = join(dir, RUN_LOCK_FILE);
   const { dev, ino } = await stat(dir, { bigint: true });
   const key = await lockKey(dir);
   const name = `postjoin-run-${createHmac('sha256', key).update(`${bootId ?? ''}:${dev}:${ino}`).digest('hex').slice(0, 32)}`;
-  const record: RunLockRecord = { pid: process.pid, ...(bootId ? { bootId } : {}), ...(await ownStartTime()), startedAt: new Date().toISOString() };
+  const record: RunLockRecord = { pid: process.pid, verb, ...(bootId ? { bootId } : {}), ...(await ownStartTime()), startedAt: new Date().toISOString() };
   const text = `${JSON.stringify(record)}\n`;
   const attempt = await bindAbstractLock(name, () => text.trim()).catch((err: unknown) => {
     throw new InvalidInput({ source: `state dir ${dir}`, message: `cannot take the run lock: ${(err as Error).message}` });
@@ -66,7 +69,7 @@ async function refusal(dir: string, path: string, name: string): Promise<Invalid
   const source = `state dir ${dir}`;
   const holder = parseRecord(await askAbstractLockHolder(name));
   if (holder) {
-    return new InvalidInput({ source, message: `another postjoin run (pid ${holder.pid}) is in progress, started ${holder.startedAt}; see ${path}` });
+    return new InvalidInput({ source, message: `another postjoin ${holder.verb ?? 'run'} (pid ${holder.pid}) is in progress, started ${holder.startedAt}; see ${path}` });
   }
   return new InvalidInput({
     source,

@@ -44,17 +44,45 @@ export interface RunState {
   report?: ReportRecord;
 }
 
-/** Whether the last report to the Node was made, so `postjoin status` can say (design §4). */
+/** The parts of a report to the Node; the condition and the label are what the recipe and fleet alerting read. */
+export const REPORT_PARTS = ['condition', 'label', 'event'] as const;
+export type ReportPart = (typeof REPORT_PARTS)[number];
+
+/**
+ * The last run's report to its Node (design §4): whether it was made, and, so that `postjoin report` can deliver it
+ * later without re-deriving anything, what it says. The fields after `error` are absent in files written before
+ * `postjoin report` existed; such a record is shown but never delivered.
+ */
 export interface ReportRecord {
-  /** The condition was written. A label or event that failed is in `error`, with made still true. */
+  /**
+   * The condition and the label (when one is configured) are on the Node: what node-readiness-controller and
+   * fleet alerting read. A failed event does not keep a report pending: an event records a moment, and is sent
+   * with the first delivery that can send it.
+   */
   made: boolean;
+  /** When the last try ended. */
   at: string;
   node: string;
   condition: string;
   status: 'True' | 'False';
   reason: string;
   durationMs?: number;
+  /** What the last try could not write, and why. */
   error?: string;
+  /** The condition's message, also the event's note. */
+  message?: string;
+  /** Absent when no label was configured. */
+  label?: { key: string; value: 'succeeded' | 'failed' };
+  /** Absent when events were off. */
+  event?: { type: 'Normal' | 'Warning'; reason: string };
+  /** When the run ended: the event's time, also when it is delivered later. */
+  endedAt?: string;
+  /** The parts not on the Node yet. */
+  missing?: ReportPart[];
+  /** When the report was first found not made; kept once it is. */
+  pendingSince?: string;
+  /** Tries so far, the run's own final report being the first. */
+  tries?: number;
 }
 
 export const EXIT_TO_RESULT: Record<number, RunResult> = {
@@ -87,7 +115,22 @@ export function isRunState(v: unknown): v is RunState {
 function isReportRecord(v: unknown): v is ReportRecord {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Partial<ReportRecord>;
-  return typeof r.made === 'boolean' && typeof r.at === 'string' && typeof r.node === 'string' && typeof r.condition === 'string' && typeof r.reason === 'string';
+  const optional = (key: keyof ReportRecord, ok: (x: unknown) => boolean) => r[key] === undefined || ok(r[key]);
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+  return (
+    typeof r.made === 'boolean' &&
+    typeof r.at === 'string' &&
+    typeof r.node === 'string' &&
+    typeof r.condition === 'string' &&
+    typeof r.reason === 'string' &&
+    optional('message', (x) => typeof x === 'string') &&
+    optional('label', (x) => isObject(x) && typeof x.key === 'string' && typeof x.value === 'string') &&
+    optional('event', (x) => isObject(x) && typeof x.type === 'string' && typeof x.reason === 'string') &&
+    optional('endedAt', (x) => typeof x === 'string') &&
+    optional('missing', (x) => Array.isArray(x) && x.every((p) => (REPORT_PARTS as readonly unknown[]).includes(p))) &&
+    optional('pendingSince', (x) => typeof x === 'string') &&
+    optional('tries', (x) => Number.isInteger(x))
+  );
 }
 
 function isTaskRecord(v: unknown): v is TaskRecord {

@@ -27,6 +27,14 @@ export async function readState(dir: string): Promise<LoadedState> {
 }
 
 /**
+ * Replaces `state.json` whole, durably (temporary file, fsync, rename, fsync of the directory). Only a holder of
+ * the run lock calls it: `run` through its StateStore, `report` to record a try.
+ */
+export async function saveState(dir: string, state: RunState, durable = true): Promise<void> {
+  await writeFileAtomic(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { durable });
+}
+
+/**
  * The state directory: created 0700 (or tightened to it), holding `state.json` written atomically —
  * temp file, fsync, rename, fsync of the directory — so a crash or power loss leaves either the old or the
  * new state, never half of one.
@@ -60,7 +68,7 @@ export class StateStore {
    * `durable: false` skips the fsyncs: used for the "task started" marker, which only matters if the agent
    * dies, while a finished task's record is always made durable.
    */
-  async write(state: RunState, durable = true): Promise<void> {
-    await writeFileAtomic(join(this.dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { durable });
+  write(state: RunState, durable = true): Promise<void> {
+    return saveState(this.dir, state, durable);
   }
 }

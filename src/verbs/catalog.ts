@@ -44,6 +44,23 @@ export const verbs: Verb[] = [
     load: () => import('./status.js'),
   },
   {
+    name: 'report',
+    summary: "send the last run's outcome to the node's Node object when its own report could not (runs no task)",
+    usage: 'postjoin report [--retry-for DURATION [--retry-delay DURATION]] [--config FILE] [--state-dir DIR] [--output text|json]',
+    details:
+      'For a run whose final report the API server never got: state.json keeps it pending (postjoin status shows it), and\n' +
+      'this sends what is missing (condition, label, event) with the current config, within kubernetes.timeout.\n' +
+      'Exits 0 when the Node has it or nothing is pending, 1 when it still could not be made (the try is recorded).\n' +
+      '--retry-for: try again, waiting --retry-delay (default 5s) doubling up to 1m, until made or the time is up\n' +
+      '(postjoin-report.service runs it so, after postjoin.service, for 1h). Logs go to stderr as pino JSON.',
+    options: { 'retry-for': { type: 'string' }, 'retry-delay': { type: 'string' } },
+    exitCodes: `Exit codes:
+  0  the Node has the last run's outcome (sent now or before), or there is nothing to send
+  1  it still could not be sent (the try is recorded in state.json), a run held the lock, or the state file is unreadable
+  2  invalid input: usage or config`,
+    load: () => import('./report.js'),
+  },
+  {
     name: 'render-userdata',
     summary: 'write MIME multipart user data holding a postjoin task part, after your NodeConfig part if given',
     usage: 'postjoin render-userdata --tasks FILE [--nodeconfig FILE] [--for karpenter|launch-template] [--gzip] > userdata',

@@ -69,7 +69,8 @@ export async function readyToReport(
 
 /**
  * The final report, after the state was saved: a report that takes its whole kubernetes.timeout never holds up
- * the recorded result. The record goes into the state too, for `postjoin status`.
+ * the recorded result. The record goes into the state too, for `postjoin status` and, when it was not made, for
+ * `postjoin report` to deliver later.
  */
 export async function reportFinal(h: Handoff | undefined, end: RunEnd, recorder: RunRecorder, log: Logger): Promise<void> {
   if (!h) {
@@ -78,6 +79,7 @@ export async function reportFinal(h: Handoff | undefined, end: RunEnd, recorder:
   }
   const record = await h.report.final(outcomeOf(end));
   if (!record) return;
-  recorder.setReport(record);
+  // When the run ended: a report delivered later by `postjoin report` dates its event then, not at delivery.
+  recorder.setReport({ ...record, ...(recorder.state.finishedAt ? { endedAt: recorder.state.finishedAt } : {}) });
   await recorder.save().catch((err: unknown) => log.warn(`cannot write the report's record to the state file: ${(err as Error).message}`));
 }

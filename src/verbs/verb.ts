@@ -30,5 +30,7 @@ export interface Verb {
   options: OptionSpec;
   /** Whether the verb takes operands (`validate FILE…`). */
   positionals?: boolean;
+  /** Its own exit codes, when they are not run's (`report`: 0 or 1). */
+  exitCodes?: string;
   load(): Promise<VerbModule>;
 }

@@ -2,7 +2,7 @@
 // delay formulas they use (the callers' own rules are tested with the callers: the gate, the wait task, a task's
 // attempts, the IMDS client, the Kubernetes writer).
 import t from 'tap';
-import { backoffDelay, giveUp, pollUntil, retry, taskRetryDelay } from '../../src/base/retry.js';
+import { backoffDelay, giveUp, growingDelay, pollUntil, retry, taskRetryDelay } from '../../src/base/retry.js';
 
 t.test('IMDS backoff: doubles from its base, caps, with full jitter', async (t) => {
   t.equal(backoffDelay(1000, 0, () => 0.999999), 999);
@@ -25,6 +25,18 @@ t.test('task retries: never less than retryDelay; the jitter is added above it, 
   t.equal(taskRetryDelay(300_000, 0, hi), 300_000);
   t.equal(taskRetryDelay(300_000, 4, hi), 300_000, 'above 30s there is no doubling: every retry waits retryDelay');
   t.equal(taskRetryDelay(0, 3, hi), 0, 'retryDelay: 0 retries at once');
+});
+
+t.test('postjoin report\'s waits: between half and all of the doubled delay, capped; each longer than the one two before', async (t) => {
+  const lo = () => 0;
+  const hi = () => 0.999999;
+  t.equal(growingDelay(5000, 0, 60_000, lo), 2500, 'the first wait: at least half the delay');
+  t.equal(growingDelay(5000, 0, 60_000, hi), 4999, '…at most the delay');
+  t.equal(growingDelay(5000, 2, 60_000, lo), 10_000, 'two tries later, its least is above the first one\'s most');
+  t.equal(growingDelay(5000, 10, 60_000, hi), 59_999, 'capped at 1m');
+  t.equal(growingDelay(5000, 10, 60_000, lo), 30_000, '…and at least half of it');
+  t.equal(growingDelay(120_000, 0, 60_000, lo), 60_000, 'a first delay above the cap is kept: the cap never shortens it');
+  for (let n = 0; n < 8; n++) t.ok(growingDelay(1000, n + 2, 60_000, lo) > growingDelay(1000, n, 60_000, hi) || growingDelay(1000, n + 2, 60_000, lo) === 30_000, `wait ${n + 2} > wait ${n}, until the cap`);
 });
 
 t.test('pollUntil: looks at once, then after each interval, until a look finds something', async (t) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import YAML from 'yaml';
 import { removeDir, tempDir } from '../harness/proc.js';
-import { makeKubePki, type CertPair } from '../helpers/kube-pki.js';
+import { makeKubePki, type CertPair, type KubePki } from '../helpers/kube-pki.js';
 import type { User } from './kube-admission.js';
 import { createEventStore } from './kube-events.js';
 import { karpenterRegister, type NodeClaim } from './kube-karpenter.js';
@@ -64,6 +64,11 @@ export interface KubeStandIn {
   mode(m: 'ok' | '5xx' | 'hang' | 'closed', opts?: { status?: number; times?: number }): Promise<void>;
   /** The next `n` requests get `status` (429 comes with Retry-After: 1). */
   failNext(n: number, status: number): void;
+  /**
+   * Every request that `match` picks gets `status` until mode('ok') (one write refused while the others pass: the
+   * API server going away between two requests of one report).
+   */
+  failWhere(match: (r: { method: string; path: string }) => boolean, status: number): void;
   /** The kubelet's status heartbeat: a strategic merge patch of its four conditions, as user system:node:<name>. */
   kubeletHeartbeat(name: string): void;
   /** Karpenter's registration patch of a Node for its NodeClaim (test/emulators/kube-karpenter.ts). */
@@ -97,10 +102,14 @@ function parseBody(raw: Buffer, contentType: string): unknown {
 
 const microNow = () => new Date().toISOString().replace(/Z$/, '000Z');
 
-/** Its CA, server certificate and client certificates are made in pure Node in `dir` (test/helpers/kube-pki.ts). */
-export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<KubeStandIn> {
+/**
+ * Its CA, server certificate and client certificates are made in pure Node in `dir` (test/helpers/kube-pki.ts), or
+ * with `pki: loadKubePki`, read from a dir an earlier stand-in made. `port`: a fixed one (a server that comes back
+ * where a kubeconfig written earlier points); by default any free one.
+ */
+export async function startKubeApiServer(opts: { dir?: string; pki?: (dir: string) => KubePki; port?: number } = {}): Promise<KubeStandIn> {
   const dir = opts.dir ?? (await tempDir('kube'));
-  const pki = makeKubePki(dir);
+  const pki = (opts.pki ?? makeKubePki)(dir);
   let rv = 1000;
   const nextVersion = () => String(++rv);
   const nodes = createNodeStore(nextVersion);
@@ -119,6 +128,7 @@ export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<K
   let fiveStatus = 500;
   let fiveLeft = Infinity;
   const failQueue: number[] = [];
+  let failRule: { match: (r: { method: string; path: string }) => boolean; status: number } | undefined;
   const sockets = new Set<Socket>();
   let hold: PortHold | undefined;
 
@@ -156,7 +166,7 @@ export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<K
     if (req.headers['user-agent']) record.userAgent = req.headers['user-agent'];
     requests.push(record);
     if (current === 'hang') return; // accepted, read, never answered
-    const injected = failQueue.shift() ?? (current === '5xx' && fiveLeft-- > 0 ? fiveStatus : undefined);
+    const injected = failQueue.shift() ?? (failRule?.match(record) ? failRule.status : undefined) ?? (current === '5xx' && fiveLeft-- > 0 ? fiveStatus : undefined);
     if (current === '5xx' && fiveLeft <= 0) current = 'ok';
     if (injected !== undefined) {
       const e = faultError(injected);
@@ -193,7 +203,7 @@ export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<K
         resolve();
       });
     });
-  await listen(0);
+  await listen(opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   const closeServer = () =>
     new Promise<void>((resolve) => {
@@ -244,6 +254,7 @@ export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<K
         hold = await holdPort(port, dir);
       }
       current = m;
+      if (m === 'ok') failRule = undefined;
       if (m === '5xx') {
         fiveStatus = o.status ?? 500;
         fiveLeft = o.times ?? Infinity;
@@ -253,6 +264,9 @@ export async function startKubeApiServer(opts: { dir?: string } = {}): Promise<K
       for (let i = 0; i < n; i++) failQueue.push(status);
     },
     karpenterRegister: (name, claim) => void karpenterRegister(nodes, name, claim),
+    failWhere(match, status) {
+      failRule = { match, status };
+    },
     kubeletHeartbeat(name) {
       const node = nodes.get(name);
       nodes.write(nodeUser(name), name, 'status', { kind: 'strategic', body: kubeletHeartbeatPatch(node) }, 'kubelet');

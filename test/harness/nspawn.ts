@@ -153,7 +153,11 @@ async function prepareUnits(dir: string, opts: BootOptions): Promise<void> {
   const units = join(dir, 'units')
   await mkdir(units, { recursive: true })
   if (opts.unitsDir) await runOk('cp', ['-a', `${opts.unitsDir}/.`, units])
-  for (const [file, content] of Object.entries(opts.units ?? {})) await writeFile(join(units, file), content)
+  for (const [file, content] of Object.entries(opts.units ?? {})) {
+    // A drop-in (`x.service.d/10-y.conf`) needs its directory.
+    await mkdir(dirname(join(units, file)), { recursive: true })
+    await writeFile(join(units, file), content)
+  }
   for (const unit of opts.enable ?? []) {
     const text = await readFile(join(units, unit), 'utf8').catch(() => '')
     const wanted = [...text.matchAll(/^WantedBy=(.+)$/gm)].flatMap((m) => (m[1] ?? '').trim().split(/\s+/))

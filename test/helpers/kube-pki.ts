@@ -14,8 +14,8 @@ import {
   SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
 } from '@peculiar/asn1-x509';
 import { Integer } from 'asn1js';
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CertPair {
@@ -128,21 +128,48 @@ function makeLeaf(dir: string, base: string, ca: Issuer, subject: Name, use: 'se
   return pair;
 }
 
-/** Makes the CA and the server certificate in `dir` (which the caller owns and removes); client certificates on demand. */
+/**
+ * Makes the CA and the server certificate in `dir` (which the caller owns and removes); client certificates on demand.
+ * The CA's key is kept there too (0600), so that a stand-in started later by another process can load this PKI.
+ */
 export function makeKubePki(dir: string): KubePki {
   const ca = makeCa(dir, 'ca', 'postjoin-standin-kubernetes-ca');
-  const server = makeLeaf(dir, 'apiserver', ca, distinguishedName('kube-apiserver'), 'server');
+  writeFileSync(join(dir, 'ca.key'), ca.key.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+  makeLeaf(dir, 'apiserver', ca, distinguishedName('kube-apiserver'), 'server');
+  return loadKubePki(dir);
+}
+
+/**
+ * The PKI makeKubePki() made in `dir` earlier, e.g. by another process: a stand-in started later (a server that
+ * "comes back") is then trusted by the kubeconfigs written for the first.
+ */
+export function loadKubePki(dir: string): KubePki {
+  const caFile = join(dir, 'ca.crt');
+  const caPem = readFileSync(caFile, 'utf8');
+  const caCert = new X509Certificate(caPem);
+  const ca: Issuer = {
+    name: AsnConvert.parse(caCert.raw, Certificate).tbsCertificate.subject,
+    keyId: keyId(caCert.publicKey.export({ type: 'spki', format: 'der' })),
+    key: createPrivateKey(readFileSync(join(dir, 'ca.key'), 'utf8')),
+  };
+  const read = (base: string): CertPair => {
+    const certFile = join(dir, `${base}.crt`);
+    const keyFile = join(dir, `${base}.key`);
+    return { certFile, keyFile, certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
+  };
   let foreignCa: Issuer | undefined;
   let n = 0;
+  // Client certificate file names are unique per process, whoever made the CA.
+  const tag = `${process.pid}-${Date.now()}`;
   return {
     dir,
-    caFile: ca.file,
-    caPem: ca.pem,
-    server,
-    clientCert: (cn, orgs = []) => makeLeaf(dir, `client-${++n}`, ca, distinguishedName(cn, orgs), 'client'),
+    caFile,
+    caPem,
+    server: read('apiserver'),
+    clientCert: (cn, orgs = []) => makeLeaf(dir, `client-${tag}-${++n}`, ca, distinguishedName(cn, orgs), 'client'),
     foreignClientCert(cn, orgs = []) {
-      foreignCa ??= makeCa(dir, 'foreign-ca', 'some-other-ca');
-      return makeLeaf(dir, `foreign-${++n}`, foreignCa, distinguishedName(cn, orgs), 'client');
+      foreignCa ??= makeCa(dir, `foreign-ca-${tag}`, 'some-other-ca');
+      return makeLeaf(dir, `foreign-${tag}-${++n}`, foreignCa, distinguishedName(cn, orgs), 'client');
     },
   };
 }

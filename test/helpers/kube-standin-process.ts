@@ -6,18 +6,24 @@
 //   admin.kubeconfig  a system:masters user, for the real kubectl in the test
 //   requests.json     every request so far, rewritten as they come
 //   url               last, once all of the above is in place
-// Usage: node standin.cjs <dir> <node name> [<pluginPath as the node sees it>]
+// Usage: node standin.cjs <dir> <node name> [<pluginPath as the node sees it>] [--port N]
+// With --port, it listens there and uses the PKI already in <dir> (kube-pki.ts makeKubePki, run by the test before):
+// a server that comes back where the node's kubeconfig, written before it was up, points.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { startKubeApiServer } from '../emulators/kube-apiserver.js';
 import { kubeconfigText } from '../emulators/kube-kubeconfig.js';
+import { loadKubePki } from './kube-pki.js';
 
 export const PLUGIN_ARGS = ['eks', 'get-token', '--cluster-name', 'standin-cluster', '--region', 'us-west-2'];
 
-export async function main(argv: string[]): Promise<void> {
-  const [dir, node, pluginPath] = argv;
-  if (!dir || !node) throw new Error('usage: standin <dir> <node name> [<plugin path>]');
-  const api = await startKubeApiServer({ dir });
+export async function main(args: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { port: { type: 'string' } } });
+  const [dir, node, pluginPath] = positionals;
+  if (!dir || !node) throw new Error('usage: standin <dir> <node name> [<plugin path>] [--port N]');
+  const port = values.port === undefined ? undefined : Number(values.port);
+  const api = await startKubeApiServer({ dir, ...(port !== undefined ? { port, pki: loadKubePki } : {}) });
   api.addNode(node, { taints: [{ key: 'readiness.k8s.io/postjoin', value: 'pending', effect: 'NoSchedule' }] });
   const credential = { apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: api.tokenFor(node) } };
   writeFileSync(join(dir, 'get-token'), `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify(credential)}\nEOF\n`, { mode: 0o755 });

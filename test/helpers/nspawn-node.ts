@@ -2,7 +2,8 @@
 // containerd, and postjoin installed from this repo in one of two ways:
 // - 'install.sh': packaging/install.sh --root into a temp dir, given the bundle; its /usr/bin/postjoin
 //   launcher, /usr/libexec/postjoin, /usr/lib/systemd/system/postjoin.service and the enable link are bound in.
-// - 'wrapper': the real systemd/postjoin.service as is, with a /usr/bin/postjoin wrapper that runs the bundle.
+// - 'wrapper': the real systemd/postjoin.service and postjoin-report.service as they are, with a /usr/bin/postjoin
+//   wrapper that runs the bundle.
 // Either way /etc/postjoin/config.yaml and tasks.d are the test's.
 import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -152,13 +153,16 @@ export async function bootNode(opts: NodeOptions): Promise<Container> {
   if (opts.enablePostjoin === false && method !== 'wrapper') throw new Error("bootNode: enablePostjoin: false needs install: 'wrapper'");
   if (method === 'install.sh') {
     const root = await installTree();
-    for (const p of ['/usr/bin/postjoin', '/usr/libexec/postjoin', '/usr/lib/systemd/system/postjoin.service']) binds.push({ host: join(root, p), container: p, ro: true });
+    for (const p of ['/usr/bin/postjoin', '/usr/libexec/postjoin', '/usr/lib/systemd/system/postjoin.service', '/usr/lib/systemd/system/postjoin-report.service']) {
+      binds.push({ host: join(root, p), container: p, ro: true });
+    }
     // install.sh enabled the unit offline: its multi-user.target.wants link comes along.
     unitsDir = join(root, 'etc/systemd/system');
   } else {
     binds.push({ host: await bundleForContainer(), container: BUNDLE_IN_CONTAINER, ro: true });
     extraFiles['/usr/bin/postjoin'] = WRAPPER;
     units['postjoin.service'] = await readFile(join(ROOT, 'systemd/postjoin.service'), 'utf8');
+    units['postjoin-report.service'] = await readFile(join(ROOT, 'systemd/postjoin-report.service'), 'utf8');
     if (opts.enablePostjoin !== false) enable.push('postjoin.service');
   }
   return bootContainer({

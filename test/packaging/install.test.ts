@@ -100,6 +100,7 @@ t.test('single executable into a staging root: the tree, the modes, the enableme
     'usr/lib/systemd': 'dir 0755',
     'usr/lib/systemd/system': 'dir 0755',
     'usr/lib/systemd/system/postjoin.service': 'file 0644',
+    'usr/lib/systemd/system/postjoin-report.service': 'file 0644',
     var: 'dir 0755',
     'var/lib': 'dir 0755',
     'var/lib/postjoin': 'dir 0700',
@@ -108,6 +109,7 @@ t.test('single executable into a staging root: the tree, the modes, the enableme
   t.equal(snap['usr/bin/postjoin']?.sha256, await hash(hostSea), 'the binary, unchanged');
   t.equal(await readFile(join(root, 'etc/postjoin/config.yaml'), 'utf8'), await readFile(join(ROOT, 'packaging/config.yaml'), 'utf8'));
   t.equal(await readFile(join(root, 'usr/lib/systemd/system/postjoin.service'), 'utf8'), await readFile(join(ROOT, 'systemd/postjoin.service'), 'utf8'), 'the unit as shipped (prefix /usr)');
+  t.equal(await readFile(join(root, 'usr/lib/systemd/system/postjoin-report.service'), 'utf8'), await readFile(join(ROOT, 'systemd/postjoin-report.service'), 'utf8'), 'the report unit as shipped, not enabled: postjoin.service pulls it in');
   const version = await run(join(root, 'usr/bin/postjoin'), ['--version'], { env: { PATH: '/usr/bin:/bin' } });
   t.equal(version.stdout, `postjoin ${VERSION}\n`);
 
@@ -149,6 +151,8 @@ t.test('bundle with --prefix /usr/local: launcher, libexec, ExecStart and the en
   t.notOk('usr/bin/postjoin' in snap, 'nothing under /usr/bin');
   const unit = await readFile(join(root, 'usr/local/lib/systemd/system/postjoin.service'), 'utf8');
   t.match(unit, /^ExecStart=\/usr\/local\/bin\/postjoin run$/m);
+  const reportUnit = await readFile(join(root, 'usr/local/lib/systemd/system/postjoin-report.service'), 'utf8');
+  t.match(reportUnit, /^ExecStart=\/usr\/local\/bin\/postjoin report --retry-for 1h$/m);
   const launcher = await readFile(join(root, 'usr/local/bin/postjoin'), 'utf8');
   t.match(launcher, /^bundle=\/usr\/local\/libexec\/postjoin\/postjoin\.cjs$/m);
   t.equal(await readFile(join(root, 'usr/local/libexec/postjoin/postjoin.cjs'), 'utf8'), await readFile(BUNDLE, 'utf8'));

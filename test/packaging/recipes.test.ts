@@ -77,6 +77,7 @@ t.test('the Packer snippet is HCL that fits the upstream al2023 template', async
   t.equal(install.inline_shebang, '/bin/bash -e');
   const script = install.inline.join('\n');
   t.match(script, /systemctl is-enabled postjoin\.service/);
+  t.match(script, /systemctl is-enabled postjoin-report\.service\)\\?" = static/);
   t.match(script, /postjoin validate --config \/etc\/postjoin\/config\.yaml/);
   t.notMatch(script, /systemctl (start|restart)|postjoin run|--now/, 'nothing starts postjoin on the build instance');
 
@@ -143,5 +144,6 @@ t.test('the Image Builder component follows the component document schema', asyn
   const all = phases.flatMap((p) => p.steps.flatMap((s) => (s.inputs as { commands?: string[] }).commands ?? [])).join('\n');
   t.match(all, /dnf install -y/);
   t.match(all, /systemctl is-enabled postjoin\.service/);
+  t.match(all, /systemctl is-enabled postjoin-report\.service\)" = static/);
   t.notMatch(all, /systemctl (start|restart)|postjoin run|--now/, 'nothing starts postjoin on the build instance');
 });

@@ -18,6 +18,7 @@ const COMMON_FILES = [
   '/etc/postjoin/config.yaml',
   '/etc/postjoin/tasks.d',
   '/usr/bin/postjoin',
+  '/usr/lib/systemd/system/postjoin-report.service',
   '/usr/lib/systemd/system/postjoin.service',
   '/usr/share/doc/postjoin',
   '/usr/share/doc/postjoin/README.md',
@@ -162,6 +163,7 @@ t.test('the payload: the very single executables, the unit and the documented co
     t.equal((await readElf(bin)).machine, machine);
     t.equal(await readFile(join(dir, 'etc/postjoin/config.yaml'), 'utf8'), await readFile(join(ROOT, 'packaging/config.yaml'), 'utf8'));
     t.equal(await readFile(join(dir, 'usr/lib/systemd/system/postjoin.service'), 'utf8'), await readFile(join(ROOT, 'systemd/postjoin.service'), 'utf8'));
+    t.equal(await readFile(join(dir, 'usr/lib/systemd/system/postjoin-report.service'), 'utf8'), await readFile(join(ROOT, 'systemd/postjoin-report.service'), 'utf8'));
     if (variant === 'x86_64' && process.arch === 'x64') {
       const version = await run(bin, ['--version'], { env: { PATH: '/usr/bin:/bin' } });
       t.equal(version.stdout, `postjoin ${VERSION}\n`, 'the unpacked single executable runs');

@@ -117,3 +117,42 @@ t.test('systemd-analyze verify is clean: exit 0 and nothing on stderr', async (t
   const score = /Overall exposure level for postjoin.service: ([\d.]+)/.exec(security.stdout + security.stderr)?.[1];
   t.comment(`systemd-analyze security --offline: exposure ${score ?? 'unknown'} (a root agent that runs arbitrary tasks stays high by design)`);
 });
+
+// systemd/postjoin-report.service: delivers a report the run could not make, retrying for a bounded time, without
+// ever holding a start job (boot, postjoin.service) while it waits for an API server.
+const REPORT_PATH = join(ROOT, 'systemd/postjoin-report.service');
+const reportText = await readFile(REPORT_PATH, 'utf8');
+const reportDirectives = parseUnit(reportText);
+const getReport = (section: string, key: string) => reportDirectives.filter((d) => d.section === section && d.key === key).map((d) => d.value);
+
+t.test('postjoin-report.service: pulled in by postjoin.service, after it, part of it; exec, so no start job waits for it', async (t) => {
+  t.ok(get('Unit', 'Wants').join(' ').split(/\s+/).includes('postjoin-report.service'), 'postjoin.service Wants= it');
+  t.same(getReport('Unit', 'After'), ['postjoin.service'], 'after the run, whatever its result');
+  t.same(getReport('Unit', 'PartOf'), ['postjoin.service'], 'stop and restart of postjoin reach it');
+  for (const key of ['Requires', 'BindsTo', 'Requisite']) t.same(getReport('Unit', key), [], `no ${key}=`);
+  t.notMatch(reportText, /^\[Install\]/m, 'no [Install]: nothing to enable, it runs when postjoin.service does');
+  t.same(getReport('Service', 'Type'), ['exec'], 'exec: its start job ends when the process runs');
+  t.same(getReport('Service', 'Restart'), [], 'the backoff is the agent\'s own; systemd 252 has no RestartSteps=');
+  t.same(getReport('Service', 'NotifyAccess'), ['all']);
+  const exec = getReport('Service', 'ExecStart');
+  t.match(exec, [/^\/usr\/bin\/postjoin report --retry-for (\S+)$/]);
+  const bound = parseDuration(/--retry-for (\S+)$/.exec(exec[0] ?? '')?.[1]);
+  t.ok(bound.ok && bound.ms >= 10 * 60_000, 'a bound of at least ten minutes: a control-plane blip is over by then');
+  const hardening = reportDirectives.filter((d) => d.section === 'Service' && HARDENING.test(d.key));
+  t.ok(hardening.length >= 5, `hardened: ${hardening.map((d) => d.key).join(', ')}`);
+  for (const d of hardening) t.ok(d.comment.join(' ').length >= 30, `${d.key}=${d.value} has a comment saying why`);
+  t.same(getReport('Service', 'MemoryDenyWriteExecute'), [], 'no MemoryDenyWriteExecute (the V8 JIT)');
+});
+
+t.test('systemd-analyze verify of both units together is clean: exit 0 and nothing on stderr', async (t) => {
+  const analyze = await which('systemd-analyze');
+  if (!(await requireReal(t, 'systemd-analyze', () => analyze !== undefined, 'apt-get install -y --no-install-recommends systemd'))) return;
+  const dir = await mkdtemp(join(tmpdir(), 'postjoin-units-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const node = await realpath(process.execPath);
+  await writeFile(join(dir, 'postjoin.service'), text.replace(/^ExecStart=\/usr\/bin\/postjoin run$/m, `ExecStart=${node} ${BUNDLE} run`));
+  await writeFile(join(dir, 'postjoin-report.service'), reportText.replace(/^ExecStart=\/usr\/bin\/postjoin report /m, `ExecStart=${node} ${BUNDLE} report `));
+  const r = await run(analyze!, ['verify', join(dir, 'postjoin.service'), join(dir, 'postjoin-report.service')]);
+  t.equal(r.status, 0, 'exit 0', { stderr: r.stderr });
+  t.equal(r.stderr, '', 'no warning either');
+});

@@ -77,7 +77,7 @@ t.test('a hanging server costs at most kubernetes.timeout: the whole final repor
   t.match(value, { made: false, error: /GET \/api\/v1\/nodes\/.*: (dropped: kubernetes\.timeout \(2s\) passed|no answer within)/ });
   const warns = mem.records.filter((r) => r.level === 'warn');
   t.equal(warns.length, 1);
-  t.match(warns[0]?.msg, /^could not report to Node .*kubernetes\.timeout \(2s\) passed.*exit code are unchanged$/);
+  t.match(warns[0]?.msg, /^could not report to Node .*kubernetes\.timeout \(2s\) passed.*exit code are unchanged; it stays pending in state\.json, and postjoin report sends it \(postjoin-report\.service tries again\)$/);
 });
 
 t.test('the Running report never waits for the server, and is cut at the timeout on its own', async (t) => {

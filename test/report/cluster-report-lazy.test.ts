@@ -1,6 +1,6 @@
-// The Kubernetes client loads only when a run reports: `plan`, `validate`, `status` and `--version` never
-// initialise it, and neither does a run with reporting off. Proven on bundles, where esbuild's lazy module
-// wrappers show which modules a process initialised (test/helpers/module-inits.ts).
+// The Kubernetes client loads only when a run reports: `plan`, `validate`, `status`, `--version` and a `report`
+// with nothing pending never initialise it, and neither does a run with reporting off. Proven on bundles, where
+// esbuild's lazy module wrappers show which modules a process initialised (test/helpers/module-inits.ts).
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,11 @@ import { moduleInitWatcher } from '../helpers/module-inits.js';
 
 const KUBE_MODULES = ['src/host/kube/', 'src/report/cluster-writer.ts'];
 
-t.test('plan, validate, status and --version never load the Kubernetes client', async (t) => {
+t.test('plan, validate, status, --version and a report with nothing pending never load the Kubernetes client', async (t) => {
   const ws = await workspace();
   const watch = await moduleInitWatcher(ws.dir);
   const file = await ws.task('10.yaml', taskList('  - { name: a, script: "true" }\n'));
-  const verbs = [['--version'], ['plan', '--config', ws.configPath], ['validate', file], ['status', '--state-dir', ws.stateDir]];
+  const verbs = [['--version'], ['plan', '--config', ws.configPath], ['validate', file], ['status', '--state-dir', ws.stateDir], ['report', '--config', ws.configPath, '--state-dir', ws.stateDir]];
   for (const args of verbs) {
     const w = watch();
     const r = await runCli(args, { env: w.env });

@@ -66,7 +66,32 @@ t.test('postjoin status shows that the report was made', async (t) => {
   t.equal(s.code, 0);
 });
 
-t.test('postjoin status shows a report that was not made, and why; the exit code is the run\'s', async (t) => {
+t.test('postjoin status shows a pending report: since when, what is missing, the tries, the last error, and what retries it', async (t) => {
+  const pending: ReportRecord = {
+    ...made,
+    made: false,
+    at: '2026-01-01T00:10:00.000Z',
+    error: 'label postjoin.io/result=succeeded: GET /api/v1/nodes/ip-10-0-0-1.ec2.internal: connection refused',
+    message: 'all tasks done: 1 succeeded',
+    label: { key: 'postjoin.io/result', value: 'succeeded' },
+    event: { type: 'Normal', reason: 'PostjoinSucceeded' },
+    endedAt: '2026-01-01T00:00:05.000Z',
+    missing: ['label'],
+    pendingSince: '2026-01-01T00:00:35.000Z',
+    tries: 4,
+  };
+  const s = await statusOf({ ...OLD_STATE, report: pending });
+  t.match(
+    s.text,
+    /^report: +pending since 2026-01-01T00:00:35\.000Z: postjoin\.io\/Ready=True\/Succeeded on Node ip-10-0-0-1\.ec2\.internal; not on the Node yet: label; 4 tries, the last at 2026-01-01T00:10:00\.000Z: label .*connection refused\n +postjoin-report\.service tries again; postjoin report sends it now$/m,
+  );
+  t.same(s.json.report, pending, 'the JSON has the whole record');
+  t.equal(s.code, 0, 'the run succeeded; a pending report does not change that');
+  const late = await statusOf({ ...OLD_STATE, report: { ...pending, made: true, missing: [], error: undefined, tries: 5 } });
+  t.match(late.text, /^report: +made at 2026-01-01T00:10:00\.000Z: postjoin\.io\/Ready=True\/Succeeded on Node \S+ \(try 5, pending since 2026-01-01T00:00:35\.000Z\)$/m);
+});
+
+t.test('postjoin status shows a report that was not made, written by an older version, and why; the exit code is the run\'s', async (t) => {
   const failed = { ...made, made: false, error: 'GET /api/v1/nodes/ip-10-0-0-1.ec2.internal: connection refused; no time left to retry within kubernetes.timeout' };
   const s = await statusOf({ ...OLD_STATE, report: failed });
   t.match(s.text, /^report: +not made: postjoin\.io\/Ready=True\/Succeeded on Node ip-10-0-0-1\.ec2\.internal: GET .*connection refused/m);

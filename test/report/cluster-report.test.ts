@@ -179,7 +179,7 @@ t.test("a refused write (kubernetes.nodeName is not the credential's node) is on
   t.match(record, { made: false, node: other.node, error: /HTTP 403 Forbidden: .*is not allowed to modify node/ });
   const warns = other.mem.records.filter((r) => r.level === 'warn');
   t.equal(warns.length, 1, 'one warning line');
-  t.match(warns[0]?.msg, new RegExp(`^could not report to Node ${other.node.replaceAll('.', '\\.')}: condition postjoin\\.io/Ready=True/Succeeded: .*403.*; the run's result and exit code are unchanged$`));
+  t.match(warns[0]?.msg, new RegExp(`^could not report to Node ${other.node.replaceAll('.', '\\.')}: condition postjoin\\.io/Ready=True/Succeeded: .*403.*; the run's result and exit code are unchanged; it stays pending in state\\.json, and postjoin report sends it \\(postjoin-report\\.service tries again\\)$`));
   t.equal(ours(other.node).length, 0, 'nothing was written on the other node');
 });
 
