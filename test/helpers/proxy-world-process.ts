@@ -32,6 +32,8 @@ export const PROXY_ONLY = { kube: 'kube.proxy-only.test', ec2: 'ec2.proxy-only.t
 export const DIRECT_IP = '192.0.2.10';
 export const INSTANCE_ID = 'i-0proxy0000000001';
 export const REGION = 'us-west-2';
+/** The port behind the world's TLS front (World.tlsProxy): start a tinyproxy on it. */
+export const TLS_PROXY_PORT = 3200;
 export const ROLE = { name: 'node-role', accessKeyId: 'AKIAPROXYWORLD000001', secretAccessKey: 'secret', token: 'session-token' };
 
 export interface World {
@@ -44,6 +46,10 @@ export interface World {
   ec2: string;
   /** https://ecr.proxy-only.test:PORT, for AWS_ENDPOINT_URL_ECR. */
   ecr: string;
+  /** The same ECR emulator over plain http://, for an SDK request through HTTP_PROXY in absolute form. */
+  ecrHttp: string;
+  /** https://192.0.2.10:PORT: a TLS front to TLS_PROXY_PORT, so that tinyproxy there is an https:// proxy. */
+  tlsProxy: string;
   /** The web server: http and https ports (each answers 200 "ready" on any path). */
   webHttpPort: number;
   webHttpsPort: number;
@@ -110,6 +116,7 @@ export async function main(argv: string[]): Promise<void> {
   const ecr = await startEcrServer({ password: 'ecr-password' });
   const ec2Front = await front('127.0.0.1', 0, ec2.port, tls);
   const ecrFront = await front('127.0.0.1', 0, Number(new URL(ecr.url).port), tls);
+  const proxyFront = await front(DIRECT_IP, 0, TLS_PROXY_PORT, tls);
 
   // The web server answers on every address of the namespace (127.0.0.1 for the proxy, DIRECT_IP for NO_PROXY).
   const onWeb = (req: IncomingMessage, res: ServerResponse) => {
@@ -147,6 +154,8 @@ export async function main(argv: string[]): Promise<void> {
     kubeletHealthz: kubelet.url,
     ec2: `https://${PROXY_ONLY.ec2}:${ec2Front.port}`,
     ecr: `https://${PROXY_ONLY.ecr}:${ecrFront.port}`,
+    ecrHttp: `http://${PROXY_ONLY.ecr}:${new URL(ecr.url).port}`,
+    tlsProxy: `https://${DIRECT_IP}:${proxyFront.port}`,
     webHttpPort,
     webHttpsPort,
   };

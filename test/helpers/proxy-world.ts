@@ -12,37 +12,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { requireRootAndBins } from '../harness/require-real.js';
-import { run, runOk, startDaemon, stopChild, waitFor } from '../harness/proc.js';
+import { runOk, startDaemon, stopChild, waitFor } from '../harness/proc.js';
+import { startTinyproxy, type Tinyproxy, type TinyproxyOptions } from '../harness/tinyproxy.js';
 import { bundleProgram, mainOf } from './bundle.js';
 import { BUNDLE, type CliResult } from './cli.js';
 import { DIRECT_IP, PROXY_ONLY, type World, type WorldRequests } from './proxy-world-process.js';
 
-export { DIRECT_IP, INSTANCE_ID, PROXY_ONLY, ROLE } from './proxy-world-process.js';
+export { DIRECT_IP, INSTANCE_ID, PROXY_ONLY, ROLE, TLS_PROXY_PORT } from './proxy-world-process.js';
 
-export interface ProxyOptions {
-  /** tinyproxy's BasicAuth: the proxy then answers 407 without these credentials. */
-  basicAuth?: { user: string; password: string };
-  /** tinyproxy's ConnectPort lines: CONNECT to any other port is refused (403). */
-  connectPorts?: number[];
-}
-
-export interface Proxy {
-  /** http://127.0.0.1:PORT, as seen inside the namespace. */
-  url: string;
-  port: number;
-  log(): Promise<string>;
-  /** The targets of CONNECT and of absolute-form requests in the log so far, e.g. "CONNECT kube.proxy-only.test:443". */
-  requests(): Promise<string[]>;
-  stop(): Promise<void>;
-}
+/** tinyproxy's options in the world: BasicAuth (407 without them), ConnectPort lines (403 for other ports), a port. */
+export type ProxyOptions = Omit<TinyproxyOptions, 'dir' | 'netnsPid' | 'hostsFile'>;
 
 export interface ProxyWorld {
   dir: string;
   world: World;
   netnsPid: number;
   requests(): Promise<WorldRequests>;
-  /** A tinyproxy in the namespace; stopped at the test's end if not before. */
-  startProxy(o?: ProxyOptions): Promise<Proxy>;
+  /** A tinyproxy in the namespace (ports from 3128 up unless given); stopped at the test's end if not before. */
+  startProxy(o?: ProxyOptions): Promise<Tinyproxy>;
   /** The bundle as the unit runs it, inside the namespace; `env` is the whole environment besides PATH. */
   postjoin(args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<CliResult>;
   /** A bundled program (main(argv) of a module in the repo) inside the namespace. */
@@ -52,8 +39,6 @@ export interface ProxyWorld {
 export async function needsProxyWorld(t: Test): Promise<boolean> {
   return requireRootAndBins(t, { tinyproxy: 'tinyproxy', nsenter: 'util-linux', unshare: 'util-linux', ip: 'iproute2', openssl: 'openssl' });
 }
-
-let worlds = 0;
 
 export async function startProxyWorld(t: Test, node = 'ip-10-0-9-9.us-west-2.compute.internal'): Promise<ProxyWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'postjoin-proxy-world-'));
@@ -79,7 +64,6 @@ export async function startProxyWorld(t: Test, node = 'ip-10-0-9-9.us-west-2.com
   await writeFile(hosts, `127.0.0.1 localhost\n${Object.values(PROXY_ONLY).map((n) => `127.0.0.1 ${n}`).join('\n')}\n`);
   const bundles = new Map<string, string>();
   let proxies = 0;
-  const n = ++worlds;
 
   return {
     dir,
@@ -87,42 +71,9 @@ export async function startProxyWorld(t: Test, node = 'ip-10-0-9-9.us-west-2.com
     netnsPid: pid,
     requests: async () => JSON.parse(await readFile(join(dir, 'requests.json'), 'utf8')) as WorldRequests,
     async startProxy(o = {}) {
-      const port = 3128 + proxies;
-      const name = `tinyproxy-${n}-${++proxies}`;
-      const conf = join(dir, `${name}.conf`);
-      const logFile = join(dir, `${name}.log`);
-      await writeFile(
-        conf,
-        [
-          `Port ${port}`,
-          'Listen 127.0.0.1',
-          'Timeout 30',
-          'MaxClients 20',
-          'LogLevel Connect',
-          ...(o.basicAuth ? [`BasicAuth ${o.basicAuth.user} ${o.basicAuth.password}`] : []),
-          ...(o.connectPorts ?? []).map((p) => `ConnectPort ${p}`),
-          '',
-        ].join('\n'),
-      );
-      // Its own mount namespace: the bind-mounted hosts file is tinyproxy's alone.
-      const child = await startDaemon(
-        'nsenter',
-        inNs(['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec tinyproxy -d -c "$2"', 'sh', hosts, conf]),
-        { logFile },
-      );
-      const log = () => readFile(logFile, 'utf8');
-      await waitFor(`${name} listening`, async () => (await run('nsenter', inNs(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]))).code === 0, { detail: log });
-      const stop = () => stopChild(child);
-      t.teardown(stop);
-      return {
-        url: `http://127.0.0.1:${port}`,
-        port,
-        log,
-        async requests() {
-          return [...(await log()).matchAll(/Request \(file descriptor \d+\): (\S+ \S+)/g)].map((m) => m[1]!);
-        },
-        stop,
-      };
+      const proxy = await startTinyproxy({ dir, port: 3128 + proxies++, netnsPid: pid, hostsFile: hosts, ...o });
+      t.teardown(() => proxy.stop());
+      return proxy;
     },
     postjoin: (args, env, timeoutMs = 120_000) => inNetns(pid, [process.execPath, BUNDLE, ...args], env, timeoutMs),
     async program(path, args, env) {

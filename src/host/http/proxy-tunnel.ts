@@ -59,9 +59,12 @@ export function toProxy(p: ProxyServer): { request: typeof httpRequest; options:
     throw new ProxyError(`${proxyName(p)}: postjoin speaks to http:// and https:// proxies only, not ${p.protocol.replace(/:$/, '')}://`, false);
   }
   const tls = p.protocol === 'https:';
+  // The proxy's certificate is checked against the proxy's own name. Left unset, node:https would take the name
+  // from the request's Host header, which is the target's (CONNECT kube.example:443); "" means no SNI, and then
+  // the identity is checked against the address in `host`.
   return {
     request: tls ? httpsRequest : httpRequest,
-    options: { host: p.hostname, port: p.port, agent: false, ...(tls && !isIP(p.hostname) ? { servername: p.hostname } : {}) },
+    options: { host: p.hostname, port: p.port, agent: false, ...(tls ? { servername: isIP(p.hostname) ? '' : p.hostname } : {}) },
   };
 }
 
@@ -73,7 +76,7 @@ function unreachable(p: ProxyServer, target: TunnelTarget, e: NodeJS.ErrnoExcept
 function refused(p: ProxyServer, target: TunnelTarget, res: IncomingMessage): ProxyError {
   const status = res.statusCode ?? 0;
   const hint = status === 407 ? ': the proxy wants credentials; give them in the proxy URL (http://user:password@host:port)' : '';
-  return new ProxyError(`${proxyName(p)} refused CONNECT to ${authority(target)}: HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${hint}`, status >= 500, { status });
+  return new ProxyError(`${proxyName(p)} answered CONNECT to ${authority(target)} with HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${hint}`, status >= 500, { status });
 }
 
 /** A CONNECT tunnel to `target`: a socket that carries bytes to it, once the proxy has answered 2xx. */
