@@ -37,7 +37,7 @@ export interface ProxyWorld {
 }
 
 export async function needsProxyWorld(t: Test): Promise<boolean> {
-  return requireRootAndBins(t, { tinyproxy: 'tinyproxy', nsenter: 'util-linux', unshare: 'util-linux', ip: 'iproute2', openssl: 'openssl' });
+  return requireRootAndBins(t, { tinyproxy: 'tinyproxy-bin', nsenter: 'util-linux', unshare: 'util-linux', ip: 'iproute2', openssl: 'openssl' });
 }
 
 export async function startProxyWorld(t: Test, node = 'ip-10-0-9-9.us-west-2.compute.internal'): Promise<ProxyWorld> {

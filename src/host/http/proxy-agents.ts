@@ -57,24 +57,24 @@ class ProxyingHttpAgent extends HttpAgent {
     const host = String(options.host ?? 'localhost');
     const port = Number(options.port ?? 80);
     const choice = this.rules.choose({ protocol: 'http:', hostname: host, port: String(port) });
-    if ('refused' in choice) {
-      process.nextTick(() => req.destroy(new ProxyError(choice.refused, false)));
-      return;
-    }
-    if (!('proxy' in choice)) return agentAddRequest(this, req, options);
-    const p = choice.proxy;
-    if (p.protocol !== 'http:' && p.protocol !== 'https:') {
-      process.nextTick(() => req.destroy(new ProxyError(`proxy ${p.shown} (from ${p.variable}): postjoin speaks to http:// and https:// proxies only`, false)));
-      return;
-    }
+    if ('direct' in choice) return agentAddRequest(this, req, options);
+    const p = 'proxy' in choice ? choice.proxy : undefined;
+    // A request that may not go anywhere fails where a connection error would: in createConnection, whose error
+    // node:http hands to the request (destroying a request that has no socket yet would leave it hanging).
+    const refusal = 'refused' in choice ? choice.refused : p && p.protocol !== 'http:' && p.protocol !== 'https:' ? `proxy ${p.shown} (from ${p.variable}): postjoin speaks to http:// and https:// proxies only` : undefined;
+    if (refusal || !p) return agentAddRequest(this, req, { ...options, proxyRefusal: refusal });
     // The request line and headers are written later, on the first write: the path can still change here.
     req.path = `http://${isIP(host) === 6 ? `[${host}]` : host}${port === 80 ? '' : `:${port}`}${req.path}`;
     for (const [name, value] of Object.entries(proxyAuthorization(p))) req.setHeader(name, value);
-    const toProxy = { ...options, host: p.hostname, port: p.port, proxyTls: p.protocol === 'https:' };
-    agentAddRequest(this, req, toProxy);
+    agentAddRequest(this, req, { ...options, host: p.hostname, port: p.port, proxyTls: p.protocol === 'https:' });
   }
 
-  override createConnection(options: ClientRequestArgs & { proxyTls?: boolean }, callback?: Callback): Duplex | undefined {
+  override createConnection(options: ClientRequestArgs & { proxyTls?: boolean; proxyRefusal?: string }, callback?: Callback): Duplex | undefined {
+    if (options.proxyRefusal !== undefined) {
+      const err = new ProxyError(options.proxyRefusal, false);
+      if (callback) process.nextTick(() => callback(err, undefined as unknown as Duplex));
+      return undefined;
+    }
     if (!options.proxyTls) return super.createConnection(options, callback) ?? undefined;
     const host = String(options.host);
     return tlsConnect({ host, port: Number(options.port), ...(isIP(host) ? {} : { servername: host }) });
