@@ -80,7 +80,7 @@ export function createKubeClient(access: ClusterAccess, opts: { proxies?: ProxyR
     async request<T>(req: KubeRequest): Promise<T> {
       const deadline = Date.now() + req.timeoutMs;
       const left = () => Math.max(1, deadline - Date.now());
-      const route = await routeFor(new URL(access.server), opts.proxies);
+      const route = await routeOf(access, opts.proxies);
       if ('refused' in route) throw new KubeApiError(`${req.method} ${req.path}: ${route.refused}`, false);
       // A 401 gets one fresh credential (the exec plugin's token expired early, or the token file rotated).
       return retry(
@@ -106,6 +106,13 @@ export function createKubeClient(access: ClusterAccess, opts: { proxies?: ProxyR
       );
     },
   };
+}
+
+/** A kubeconfig's proxy-url takes every request, as in client-go; without one, the proxy variables decide. */
+async function routeOf(access: ClusterAccess, proxies: ProxyRules | undefined): Promise<ProxyChoice> {
+  if (!access.proxyUrl || proxies) return routeFor(new URL(access.server), proxies);
+  const proxy = (await import('../http/proxy-rules.js')).parseProxyValue(access.proxyUrl, `proxy-url in ${access.path}`);
+  return proxy ? { proxy } : { refused: `proxy-url in ${access.path}: cannot read ${JSON.stringify(access.proxyUrl)} as a proxy URL` };
 }
 
 /** The server refused a credential that may have gone stale: get a fresh one and send the request again, once. */

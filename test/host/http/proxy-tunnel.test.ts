@@ -65,6 +65,12 @@ t.test('through tinyproxy on 127.0.0.1', async (t) => {
     t.equal(node.metadata.name, NODE);
     t.equal(api.requests.at(-1)?.user, `system:node:${NODE}`, 'as the node, over the tunnel');
 
+    // A kubeconfig's proxy-url takes every request, loopback included, as client-go's does.
+    const viaKubeconfig = await readKubeconfig(await api.writeKubeconfig({ user: 'token', nodeName: NODE }));
+    const before = (await proxy.requests()).length;
+    await createKubeClient({ ...viaKubeconfig, proxyUrl: proxy.url }).request({ method: 'GET', path: `/api/v1/nodes/${NODE}`, ...o() });
+    t.same((await proxy.requests()).slice(before), [`CONNECT 127.0.0.1:${apiPort}`], 'proxy-url: through the proxy, though the server is on loopback');
+
     const dead = `http://u:secret@127.0.0.1:${await freePort()}`;
     const down = await createKubeClient(access, { proxies: always(dead) }).request({ method: 'GET', path: '/api', ...o() }).catch((e: unknown) => e);
     t.type(down, KubeApiError);
