@@ -30,8 +30,11 @@ export interface ProxyWorld {
   requests(): Promise<WorldRequests>;
   /** A tinyproxy in the namespace (ports from 3128 up unless given); stopped at the test's end if not before. */
   startProxy(o?: ProxyOptions): Promise<Tinyproxy>;
-  /** The bundle as the unit runs it, inside the namespace; `env` is the whole environment besides PATH. */
-  postjoin(args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<CliResult>;
+  /**
+   * The bundle as the unit runs it, inside the namespace; `env` is the whole environment besides PATH. `node`: another
+   * Node runtime to run it on (test/helpers/node-runtimes.ts).
+   */
+  postjoin(args: string[], env: NodeJS.ProcessEnv, o?: { timeoutMs?: number; node?: string }): Promise<CliResult>;
   /** A bundled program (main(argv) of a module in the repo) inside the namespace. */
   program(path: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult>;
 }
@@ -75,7 +78,7 @@ export async function startProxyWorld(t: Test, node = 'ip-10-0-9-9.us-west-2.com
       t.teardown(() => proxy.stop());
       return proxy;
     },
-    postjoin: (args, env, timeoutMs = 120_000) => inNetns(pid, [process.execPath, BUNDLE, ...args], env, timeoutMs),
+    postjoin: (args, env, o = {}) => inNetns(pid, [o.node ?? process.execPath, BUNDLE, ...args], env, o.timeoutMs ?? 120_000),
     async program(path, args, env) {
       let cjs = bundles.get(path);
       if (!cjs) bundles.set(path, (cjs = await bundleProgram(mainOf(path), join(dir, `program-${bundles.size}.cjs`))));

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { logLines, taskList, type CliResult } from '../helpers/cli.js';
+import { nodeRuntime } from '../helpers/node-runtimes.js';
 import { DIRECT_IP, INSTANCE_ID, PROXY_ONLY, ROLE, TLS_PROXY_PORT, needsProxyWorld, startProxyWorld, type ProxyWorld } from '../helpers/proxy-world.js';
 
 const ECR_REGISTRY = '111122223333.dkr.ecr.us-west-2.amazonaws.com';
@@ -173,6 +174,19 @@ t.test('behind tinyproxy', async (t) => {
     const ports = await w.startProxy({ connectPorts: [443] });
     const refused = await w.postjoin((await nodeDir(w, { tasks: wait('web', `https://${web}:${httpsPort}/`).replace('timeout: 15s', 'timeout: 1s'), kubernetes: 'timeout: 3s' })).args, nodeEnv(w, { HTTPS_PROXY: ports.url }));
     t.match(messages(refused).join('\n'), `proxy ${ports.url} (from HTTPS_PROXY) answered CONNECT to ${web}:${httpsPort} with HTTP 403`);
+  });
+
+  t.test('the same on Node 22 (the single executable\'s) and Node 24', async (t) => {
+    const proxy = await w.startProxy();
+    for (const major of [22, 24]) {
+      const node = await nodeDir(w, { sources: 'file, tags', tasks: wait('web-http', `http://${web}:${httpPort}/node-${major}`) + wait('web-https', `https://${web}:${httpsPort}/node-${major}`) });
+      const before = (await proxy.requests()).length;
+      const r = await w.postjoin(node.args, nodeEnv(w, { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url }), { node: nodeRuntime(major) });
+      succeeded(t, r);
+      const through = (await proxy.requests()).slice(before);
+      t.ok(['CONNECT ec2', 'CONNECT kube', `GET http://${web}:${httpPort}/node-${major}`, `CONNECT ${web}:${httpsPort}`].every((x) => through.some((l) => l.startsWith(x))), `Node ${major}: EC2, the report and both waits through the proxy`);
+      t.ok(messages(r).some((m) => m.startsWith('reported postjoin.io/Ready=True/Succeeded')), `Node ${major}: reported`);
+    }
   });
 
   t.test('ECR GetAuthorizationToken goes through the proxy', async (t) => {

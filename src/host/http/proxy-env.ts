@@ -11,6 +11,10 @@ export function proxyVariablesSet(env: NodeJS.ProcessEnv = process.env): boolean
   return PROXY_VARIABLES.some((name) => Boolean(env[name]));
 }
 
+/**
+ * Read on the first request that asks, never when the module loads: the single executable's startup snapshot is made
+ * by a `plan` on the build host, which sends no request, so no build host's proxy is ever baked into it.
+ */
 let fromProcess: Promise<ProxyRules | undefined> | undefined;
 
 /** This process's rules; undefined when no proxy variable is set. */
