@@ -114,7 +114,8 @@ function stillWaiting(what: string, last: string): TaskFailed {
 async function lookAtUrl(url: string, host: Pick<Host, 'http'>, signal: AbortSignal): Promise<{ done: boolean; detail: string }> {
   const a = await host.http.get(url, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
   if ('error' in a) return { done: false, detail: a.error };
-  return { done: a.status >= 200 && a.status < 300, detail: `HTTP ${a.status}` };
+  // Through a proxy, a 502 or a 403 may be the proxy's own answer: the journal says which proxy it came through.
+  return { done: a.status >= 200 && a.status < 300, detail: `HTTP ${a.status}${a.via ? ` through ${a.via}` : ''}` };
 }
 
 async function lookAtFile(path: string): Promise<{ done: boolean; detail: string }> {

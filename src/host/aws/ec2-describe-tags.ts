@@ -5,6 +5,7 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
 import { SourceUnreadable } from '../../base/errors.js';
 import { Stopped, raceStop, reasonOf } from '../../base/stop-reason.js';
+import { sdkProxyAgents } from '../http/proxy-env.js';
 import { SDK_IMDS } from './sdk-imds.js';
 
 /**
@@ -56,6 +57,8 @@ export interface DescribeTagsOptions {
  */
 export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<Map<string, string>> {
   const endpoint = opts.endpoint ?? (process.env.AWS_ENDPOINT_URL_EC2 || undefined);
+  // HTTPS_PROXY and NO_PROXY, as the kubelet reads them; the credential chain's IMDS reads never take a proxy.
+  const agents = await sdkProxyAgents();
   const client = withoutNodeVersionWarning(
     () =>
       new EC2Client({
@@ -64,7 +67,7 @@ export async function describeInstanceTags(opts: DescribeTagsOptions): Promise<M
         maxAttempts: maxAttempts(),
         retryMode: 'standard',
         ...SDK_IMDS,
-        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, ...agents },
       }),
   );
   try {

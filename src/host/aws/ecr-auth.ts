@@ -4,6 +4,7 @@
 // (tests), deep dist-es paths do not load at all.
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import type { CriAuth } from '../containerd/cri-client.js';
+import { sdkProxyAgents } from '../http/proxy-env.js';
 import type { EcrRegistry } from './ecr-host.js';
 import { SDK_IMDS } from './sdk-imds.js';
 
@@ -21,12 +22,14 @@ export async function ecrCredentials(host: string, registry: EcrRegistry): Promi
   // bundle on nodejs20; the single executable embeds Node 22, and the operator cannot act on it either way.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = process.env.AWS_ENDPOINT_URL_ECR || undefined;
+  // HTTPS_PROXY and NO_PROXY, as the kubelet reads them; the credential chain's IMDS reads never take a proxy.
+  const agents = await sdkProxyAgents();
   const client = new ECRClient({
     region: registry.region,
     ...(endpoint ? { endpoint } : {}),
     ...(registry.fips ? { useFipsEndpoint: true } : {}),
     retryMode: 'standard',
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, ...agents },
     ...SDK_IMDS,
   });
   try {

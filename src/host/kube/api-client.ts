@@ -3,6 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import { formatDuration } from '../../base/duration.js';
 import { giveUp, retry } from '../../base/retry.js';
 import { VERSION } from '../../base/version.js';
+import { routeFor } from '../http/proxy-env.js';
+import type { ProxyChoice, ProxyRules } from '../http/proxy-rules.js';
 import { abortText } from './abort-text.js';
 import { ExecCredentials, ExecPluginError, type Credential } from './exec-credential.js';
 import type { ClusterAccess } from './kubeconfig.js';
@@ -52,7 +54,8 @@ export class KubeApiError extends Error {
   }
 }
 
-export function createKubeClient(access: ClusterAccess): KubeClient {
+/** `proxies`: the proxy rules to follow; by default the process's (HTTPS_PROXY, NO_PROXY), read once. */
+export function createKubeClient(access: ClusterAccess, opts: { proxies?: ProxyRules } = {}): KubeClient {
   const exec = access.user.exec ? new ExecCredentials(access.user.exec, access) : undefined;
   /** The credential for one request, and the plugin's own object, which a 401 invalidates. */
   const credential = async (signal: AbortSignal, timeoutMs: number): Promise<Credential & { fromPlugin?: Credential }> => {
@@ -77,6 +80,8 @@ export function createKubeClient(access: ClusterAccess): KubeClient {
     async request<T>(req: KubeRequest): Promise<T> {
       const deadline = Date.now() + req.timeoutMs;
       const left = () => Math.max(1, deadline - Date.now());
+      const route = await routeOf(access, opts.proxies);
+      if ('refused' in route) throw new KubeApiError(`${req.method} ${req.path}: ${route.refused}`, false);
       // A 401 gets one fresh credential (the exec plugin's token expired early, or the token file rotated).
       return retry(
         async (refreshes) => {
@@ -89,7 +94,7 @@ export function createKubeClient(access: ClusterAccess): KubeClient {
             const retryable = err instanceof ExecPluginError && err.retryable;
             throw new KubeApiError((err as Error).message, retryable, undefined, undefined, undefined, req.signal.aborted);
           }
-          const answer = await send(access, req, cred, left());
+          const answer = await send(access, req, cred, left(), route);
           if (answer.status === 401 && !refreshed && (exec || access.user.tokenFile)) {
             if (cred.fromPlugin) exec?.invalidate(cred.fromPlugin);
             throw new StaleCredential();
@@ -103,6 +108,13 @@ export function createKubeClient(access: ClusterAccess): KubeClient {
   };
 }
 
+/** A kubeconfig's proxy-url takes every request, as in client-go; without one, the proxy variables decide. */
+async function routeOf(access: ClusterAccess, proxies: ProxyRules | undefined): Promise<ProxyChoice> {
+  if (!access.proxyUrl || proxies) return routeFor(new URL(access.server), proxies);
+  const proxy = (await import('../http/proxy-rules.js')).parseProxyValue(access.proxyUrl, `proxy-url in ${access.path}`);
+  return proxy ? { proxy } : { refused: `proxy-url in ${access.path}: cannot read ${JSON.stringify(access.proxyUrl)} as a proxy URL` };
+}
+
 /** The server refused a credential that may have gone stale: get a fresh one and send the request again, once. */
 class StaleCredential extends Error {}
 
@@ -112,7 +124,7 @@ interface Answer {
   retryAfter?: string;
 }
 
-function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeoutMs: number): Promise<Answer> {
+function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeoutMs: number, route: ProxyChoice): Promise<Answer> {
   const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
   const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': `postjoin/${VERSION}` };
   if (cred.token) headers.Authorization = `Bearer ${cred.token}`;
@@ -120,6 +132,35 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
     headers['Content-Type'] = req.contentType ?? 'application/json';
     headers['Content-Length'] = String(body.length);
   }
+  const tls = {
+    ...(access.ca ? { ca: access.ca } : {}),
+    ...(access.tlsServerName ? { servername: access.tlsServerName } : {}),
+    ...(cred.cert && cred.key ? { cert: cred.cert, key: cred.key } : {}),
+  };
+  // Through a proxy: a CONNECT tunnel, loaded only then, with the same TLS options end to end.
+  const connection = 'proxy' in route ? import('../http/proxy-tunnel.js').then((m) => m.tunnelledConnection(route.proxy, target(access.server), { timeoutMs, signal: req.signal, tls })) : undefined;
+  const via = 'proxy' in route ? ` (through proxy ${route.proxy.shown} from ${route.proxy.variable})` : '';
+  return (connection ?? Promise.resolve(undefined)).then((createConnection) => exchange(access, req, headers, body, tls, timeoutMs, createConnection, via));
+}
+
+/** The host and port a kubeconfig's server URL names (IPv6 without brackets). */
+function target(server: string): { host: string; port: number } {
+  const u = new URL(server);
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 443) };
+}
+
+type CreateConnection = ReturnType<typeof import('../http/proxy-tunnel.js').tunnelledConnection>;
+
+function exchange(
+  access: ClusterAccess,
+  req: KubeRequest,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  tls: object,
+  timeoutMs: number,
+  createConnection: CreateConnection | undefined,
+  via: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const dropped = () => new KubeApiError(`${req.method} ${req.path}: dropped: ${abortText(req.signal)}`, false, undefined, undefined, undefined, true);
     if (req.signal.aborted) return reject(dropped());
@@ -133,15 +174,14 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
     };
     const fail = (e: KubeApiError) => done(() => reject(e));
     // agent: false: one connection per request, closed after it, so no idle keep-alive socket outlives the run.
+    // Through a proxy there is no agent either: createConnection makes the one connection.
     const r = httpsRequest(`${access.server}${req.path}`, {
       method: req.method,
       headers,
-      agent: false,
-      ...(access.ca ? { ca: access.ca } : {}),
-      ...(access.tlsServerName ? { servername: access.tlsServerName } : {}),
-      ...(cred.cert && cred.key ? { cert: cred.cert, key: cred.key } : {}),
+      ...(createConnection ? { createConnection } : { agent: false }),
+      ...tls,
     });
-    r.on('error', (e: NodeJS.ErrnoException) => fail(transportError(req, e)));
+    r.on('error', (e: NodeJS.ErrnoException) => fail(transportError(req, e, via)));
     const timer = setTimeout(() => {
       r.destroy();
       fail(new KubeApiError(`${req.method} ${req.path}: no answer within ${formatDuration(req.timeoutMs)}`, true));
@@ -182,10 +222,14 @@ function send(access: ClusterAccess, req: KubeRequest, cred: Credential, timeout
 /** TLS trust failures are configuration, not weather: retrying them only spends the budget. */
 const TLS_CODES = /^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_SSL_|ERR_OSSL_)/;
 
-function transportError(req: KubeRequest, e: NodeJS.ErrnoException): KubeApiError {
+function transportError(req: KubeRequest, e: NodeJS.ErrnoException, via: string): KubeApiError {
   const what = `${req.method} ${req.path}`;
+  // The proxy's own failures (proxy-tunnel.ts's ProxyError, not imported: that module loads only with a proxy)
+  // name the proxy and say whether they may pass.
+  if (e.name === 'ProxyError') return new KubeApiError(`${what}: ${e.message}`, (e as { retryable?: boolean }).retryable === true);
   if (e.code && TLS_CODES.test(e.code)) {
-    return new KubeApiError(`${what}: TLS: ${e.message} (${e.code}); check the kubeconfig's certificate-authority and tls-server-name`, false);
+    const intercepted = via ? '; or the proxy intercepts TLS, and its CA is not the one the kubeconfig names' : '';
+    return new KubeApiError(`${what}${via}: TLS: ${e.message} (${e.code}); check the kubeconfig's certificate-authority and tls-server-name${intercepted}`, false);
   }
   if (e.code === 'ECONNREFUSED') return new KubeApiError(`${what}: connection refused`, true);
   return new KubeApiError(`${what}: ${e.code ? `${e.code}: ` : ''}${e.message}`, true);

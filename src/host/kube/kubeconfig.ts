@@ -18,6 +18,8 @@ export interface ClusterAccess {
   /** PEM; undefined means the system's roots, as client-go does when no CA is given. */
   ca?: Buffer;
   tlsServerName?: string;
+  /** The cluster's `proxy-url`: every request goes through it, whatever HTTPS_PROXY and NO_PROXY say (client-go's rule). */
+  proxyUrl?: string;
   user: UserAuth;
 }
 
@@ -125,7 +127,8 @@ export async function parseKubeconfig(doc: unknown, path: string, lineOf?: (p: r
   if (c['insecure-skip-tls-verify'] === true) {
     fail([...cluster.at, 'insecure-skip-tls-verify'], "is refused: postjoin sends the node's credential only to a server whose certificate it has verified; give certificate-authority or certificate-authority-data");
   }
-  if (str(c, 'proxy-url', cluster.at) !== undefined) fail([...cluster.at, 'proxy-url'], 'is not supported by postjoin');
+  const proxyUrl = str(c, 'proxy-url', cluster.at);
+  if (proxyUrl !== undefined) checkProxyUrl(proxyUrl, [...cluster.at, 'proxy-url'], fail);
   for (const key of ['auth-provider', 'username', 'password', 'as', 'as-groups', 'as-uid']) {
     if (u[key] !== undefined && u[key] !== null) fail([...user.at, key], 'is not supported by postjoin (token, tokenFile, client certificate or exec only)');
   }
@@ -153,8 +156,21 @@ export async function parseKubeconfig(doc: unknown, path: string, lineOf?: (p: r
     server: server.href.replace(/\/+$/, ''),
     ...(ca ? { ca } : {}),
     ...(tlsServerName ? { tlsServerName } : {}),
+    ...(proxyUrl ? { proxyUrl } : {}),
     user: auth,
   };
+}
+
+/** client-go takes http, https and socks5 proxies here; postjoin speaks to the first two. */
+function checkProxyUrl(v: string, at: PathSegment[], fail: (at: readonly PathSegment[], m: string) => never): void {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return fail(at, `${JSON.stringify(v)} is not a URL; expected http://host:port or https://host:port`);
+  }
+  if (u.protocol === 'socks5:') fail(at, 'is a socks5 proxy, which postjoin does not support; give an http:// or https:// proxy');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(at, `has the scheme ${JSON.stringify(u.protocol.replace(/:$/, ''))}; expected http:// or https://`);
 }
 
 function parseExec(v: unknown, at: PathSegment[], base: string, fail: (at: readonly PathSegment[], m: string) => never): ExecConfig {

@@ -128,6 +128,9 @@ users: [{ name: u, user: ${user} }]
     ['{ server: "https://h" }', '{ username: admin, password: x }', /users\[0\]\.user\.username.*not supported/],
     ['{ server: "https://h" }', '{}', /users\[0\]\.user.*has no credential/],
     ['{ server: "https://h" }', '{ token: x, exec: { apiVersion: client.authentication.k8s.io/v1beta1, command: aws } }', /both a token and an exec plugin/],
+    ['{ server: "https://h", proxy-url: "socks5://proxy:1080" }', undefined, /proxy-url, line 6: is a socks5 proxy, which postjoin does not support; give an http:\/\/ or https:\/\/ proxy/],
+    ['{ server: "https://h", proxy-url: "proxy:3128" }', undefined, /proxy-url, line 6: has the scheme "proxy"; expected http:\/\/ or https:\/\//],
+    ['{ server: "https://h", proxy-url: "http://" }', undefined, /proxy-url, line 6: "http:\/\/" is not a URL/],
   ];
   for (const [cluster, user, want] of cases) {
     const { path } = await kubeconfigFile(base(cluster, user));
@@ -138,6 +141,8 @@ users: [{ name: u, user: ${user} }]
     t.match(err?.message, want, cluster + (user ?? ''));
     t.match(err?.message, `kubeconfig ${path}: `);
   }
+  const proxied = await kubeconfigFile(base('{ server: "https://h", proxy-url: "http://user:pw@proxy.corp:3128" }'));
+  t.equal((await readKubeconfig(proxied.path)).proxyUrl, 'http://user:pw@proxy.corp:3128', 'an http:// or https:// proxy-url is taken');
   const noContext = await kubeconfigFile('apiVersion: v1\nclusters: []\n');
   await t.rejects(readKubeconfig(noContext.path), /current-context: is not set/);
   const wrong = await kubeconfigFile('apiVersion: v1\ncurrent-context: other\ncontexts: [{ name: c, context: {} }]\n');
