@@ -8,6 +8,7 @@ import t from 'tap';
 import { parseUserData, postjoinParts } from '../../src/sources/userdata-mime.js';
 import { renderMultipart } from '../../src/writers/userdata-render.js';
 import { BUNDLE } from '../helpers/cli.js';
+import { fixedSeed } from '../helpers/properties/harness.js';
 
 const NODECONFIG = `apiVersion: node.eks.aws/v1alpha1
 kind: NodeConfig
@@ -48,7 +49,8 @@ t.test('property: every part comes back byte for byte, whatever bytes it holds',
       const ud = parseUserData(renderMultipart([{ contentType: 'application/node.eks.aws', body: a }, { contentType: 'text/plain', body: b }]));
       return ud.multipart && ud.parts.length === 2 && ud.parts[0]!.body.equals(a) && ud.parts[1]!.body.equals(b);
     }),
-    { numRuns: 500 },
+    // A fixed seed, as for every property in npm test (test/helpers/properties/harness.ts): the same cases on every run.
+    { numRuns: 500, seed: fixedSeed({ parser: 'render-userdata', name: t.name }) },
   );
   t.pass('500 random pairs of bodies survived');
 });
