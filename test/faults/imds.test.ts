@@ -81,7 +81,7 @@ t.test('IMDS hanging on every request for longer than imds.budget: exit 4 naming
   const took = Date.now() - started;
   t.equal(r.code, 4, r.stdout.slice(-2000));
   t.ok(took < 5_000 + 8_000, `gave up at the budget (${took} ms)`);
-  t.match(logLines(r.stdout).at(-1), { level: 'error', msg: new RegExp(`IMDS ${w.proxy.url}: /latest/[a-z/-]+: no answer within imds.budget \\(5s\\); last error: (session token: )?no answer within`) });
+  t.match(logLines(r.stdout).filter((l) => l.level === 'error').at(-1), { level: 'error', msg: new RegExp(`IMDS ${w.proxy.url}: /latest/[a-z/-]+: no answer within imds.budget \\(5s\\); last error: (session token: )?no answer within`) });
   await t.rejects(readFile(w.marker), 'no task ran');
   t.match(JSON.parse((await w.node.cli(['status', '--output', 'json'])).stdout), { result: 'source-error' });
 });

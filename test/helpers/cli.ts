@@ -43,6 +43,14 @@ export function logLines(stdout: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l.replace(/^<\d>/, '')) as Record<string, unknown>);
 }
 
+/**
+ * The run's closing summary (`run succeeded: …` / `run failed: …`). Not always the last line: with
+ * kubernetes.enabled auto and no kubelet kubeconfig, the report's info line saying so comes after it.
+ */
+export function runSummary(lines: Record<string, unknown>[]): Record<string, unknown> | undefined {
+  return lines.find((l) => /^run (succeeded|failed)/.test(String(l.msg)));
+}
+
 export interface Workspace {
   dir: string;
   tasksDir: string;

@@ -14,7 +14,7 @@ import { startKubeletStub } from '../emulators/kubelet-healthz.js';
 import { standinFor } from '../emulators/systemd1-standin.js';
 import { requireRootAndBins, startContainerd } from '../harness/index.js';
 import { requireReal, which } from '../harness/require-real.js';
-import { logLines, taskList, workspace } from '../helpers/cli.js';
+import { logLines, runSummary, taskList, workspace } from '../helpers/cli.js';
 import { handoffNode, oursOn } from '../helpers/handoff-node.js';
 import { SEA, buildArtifacts, envWithoutNode, run } from '../helpers/packaging.js';
 // @ts-expect-error -- a plain .mjs without types, read for its one constant
@@ -89,7 +89,7 @@ t.test('run: readiness over D-Bus and HTTP, then exec, script, file, wait and un
   t.equal(await readFile(join(ws.dir, 'script'), 'utf8'), 'script-ran\n');
   t.equal(await readFile(join(ws.dir, 'conf'), 'utf8'), 'x=1');
   t.ok(s.calls.some((c) => c.startsWith('RestartUnit example.service')), `RestartUnit was called: ${s.calls.join(', ')}`);
-  t.match(lines.at(-1), { msg: /^run succeeded: 5 succeeded/ });
+  t.match(runSummary(lines), { msg: /^run succeeded: 5 succeeded/ });
 
   const status = await run(SEA.x64, ['status', '--state-dir', ws.stateDir, '--output', 'json'], { env: { PATH: '/usr/bin:/bin' } });
   t.equal(status.status, 0, status.stderr);
@@ -131,7 +131,7 @@ t.test('run gated on a real containerd: its CRI client (gRPC over HTTP/2) loads 
   t.equal(r.stderr, '');
   const lines = logLines(r.stdout);
   t.ok(lines.some((l) => /containerd: RuntimeReady=true/.test(String(l.msg))), 'the CRI status was read');
-  t.match(lines.at(-1), { msg: /^run succeeded: 1 succeeded/ });
+  t.match(runSummary(lines), { msg: /^run succeeded: 1 succeeded/ });
 });
 
 t.test('run reports to its Node: the Kubernetes client loads after start-up', async (t) => {

@@ -50,7 +50,7 @@ t.test('postjoin\'s own IMDS client: every GET carries the token; a refused toke
     const r = await node.cli(['run']);
     t.equal(r.code, 4, `token PUT answered ${status}: exit 4`);
     t.equal(proxy.requests.filter((q) => q.method === 'GET').length, 0, `token PUT answered ${status}: no GET was sent`);
-    t.match(logLines(r.stdout).at(-1), { level: 'error', msg: /session token/ });
+    t.match(logLines(r.stdout).filter((l) => l.level === 'error').at(-1), { level: 'error', msg: /session token/ });
   }
 });
 
