@@ -3,7 +3,7 @@
 // Independent of FUZZ_* in the environment: every run here builds its own mode.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -129,16 +129,30 @@ t.test('a failure prints its seed, path, saved counterexample and a command that
   t.equal(again.savedAs, out.savedAs, 'and is the same counterexample');
 });
 
+/**
+ * A project root of its own for a tap run inside this one: tap starts by deleting <project root>/.tap/coverage, which
+ * in ROOT would throw away the coverage of every test file that ran before this one (seen: src/ fell to 89%).
+ * The same package.json, and ROOT's test/, src/ and node_modules/ through symlinks, so the command runs as printed.
+ */
+function ownProjectRoot(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'postjoin-nested-tap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+  for (const name of ['test', 'src', 'node_modules']) symlinkSync(join(ROOT, name), join(dir, name));
+  return dir;
+}
+
 t.test('the printed command works as printed: run in a shell, it replays the same failure in a tap process', async (t) => {
   const env: NodeJS.ProcessEnv = { ...process.env, FUZZ_CORPUS_DIR: corpusDir };
   for (const k of ['FUZZ_RUNS', 'FUZZ_SEED', 'FUZZ_PATH', 'FUZZ_PROPERTY', 'FUZZ_REPORT']) delete env[k];
-  const first = spawnSync('npx', ['tap', '--disable-coverage', 'test/fixtures/properties/broken.test.ts'], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  const cwd = ownProjectRoot(t);
+  const first = spawnSync('npx', ['tap', '--disable-coverage', 'test/fixtures/properties/broken.test.ts'], { cwd, env, encoding: 'utf8', timeout: 120_000 });
   t.not(first.status, 0, 'the broken property fails');
   const command = /replay it: (.+)$/m.exec(first.stdout)?.[1];
   if (!command) return t.fail(`no replay command in the log:\n${first.stdout.slice(0, 3000)}`);
   const failure = (s: string) => /not ok 1 - fixture: (.+?) seed /.exec(s)?.[1];
   t.ok(failure(first.stdout), 'the failure is in the log');
-  const replay = spawnSync('bash', ['-c', command], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  const replay = spawnSync('bash', ['-c', command], { cwd, env, encoding: 'utf8', timeout: 120_000 });
   t.not(replay.status, 0);
   t.equal(failure(replay.stdout), failure(first.stdout), 'the same counterexample, the same failure');
   t.match(replay.stdout, /ok 2 - a property that holds: .* # SKIP FUZZ_PROPERTY names another property/, 'only the named property ran');
