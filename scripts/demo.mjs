@@ -1,22 +1,31 @@
 // `npm start`: the whole node story on a simulated node, in seconds, with nothing but Node. The node (forked from
 // dist/demo-world.cjs, built by scripts/build-demo.mjs) has IMDS with user data and instance tags, a kubelet whose
-// /healthz turns healthy a second after it is first asked, and a Kubernetes API stand-in holding its Node, all on
-// 127.0.0.1. The agent (the built bundle) runs on examples/demo twice in a temporary state dir: a first boot, then a
-// reboot that skips the once tasks and reports again. Shown: the plan, the journal, the Node before and after
-// (condition, label, event), and `postjoin status`.
-import { fork, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// /healthz turns healthy a second after it is first asked, a Kubernetes API stand-in holding its Node with the
+// recipe's startup taint, and a simulated node-readiness-controller, all on 127.0.0.1. The agent (the built bundle)
+// runs on a copy of examples/demo in this run's own work dir: a first boot (the taint comes off once the Node says
+// postjoin.io/Ready=True), then a reboot during which the API server goes down just as the result is reported, so
+// the report stays pending until `postjoin report` delivers it. Shown: the plan, the journal, the Node, `status`.
+import { fork, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist/postjoin.cjs');
-const examples = join(root, 'examples/demo');
 const work = mkdtempSync(join(tmpdir(), 'postjoin-demo-'));
 const stateDir = join(work, 'state');
 const config = join(work, 'config.yaml');
-rmSync('/tmp/postjoin-demo', { recursive: true, force: true });
+const files = join(work, 'files');
+mkdirSync(files);
+
+// The examples, with the paths their tasks write to moved into this run's work dir: two demos at once never meet.
+const examples = join(work, 'demo');
+cpSync(join(root, 'examples/demo'), examples, { recursive: true });
+for (const f of ['tags.json', ...readdirSync(join(examples, 'tasks.d')).map((n) => join('tasks.d', n))]) {
+  const p = join(examples, f);
+  writeFileSync(p, readFileSync(p, 'utf8').replaceAll('/tmp/postjoin-demo', files));
+}
 
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -27,7 +36,7 @@ const replies = [];
 const waiting = [];
 world.on('message', (m) => (waiting.length ? waiting.shift()(m) : replies.push(m)));
 const next = () => new Promise((r) => (replies.length ? r(replies.shift()) : waiting.push(r)));
-const ask = (type) => (world.send({ type }), next());
+const ask = (type, extra = {}) => (world.send({ type, ...extra }), next());
 const node = await next();
 
 writeFileSync(
@@ -53,6 +62,16 @@ const env = {
   AWS_PROFILE: '',
 };
 const run = (args) => spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', env });
+/** `postjoin run` as the unit runs it, asynchronously, so the world can go on answering while it runs. */
+const runAgent = () =>
+  new Promise((done) => {
+    const child = spawn(process.execPath, [bundle, 'run', '--config', config, '--state-dir', stateDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
 
 /** The agent writes pino JSON (the journal's form); here each line is shown compactly. */
 function showLogs(stdout) {
@@ -70,41 +89,63 @@ const table = (rows) => {
 
 /** The Node as `kubectl describe node` shows it, in short, read from the API stand-in. */
 async function showNode(when) {
-  const { node: n, events } = await ask('node');
+  const { node: n, events, controller } = await ask('node');
   console.log(bold(`\n$ kubectl describe node ${n.metadata.name}`) + dim(`   # ${when}; read from the API stand-in`));
   const labels = Object.entries(n.metadata.labels).filter(([k]) => k.startsWith('postjoin.io/'));
-  console.log(`  Labels:     ${labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  console.log(`  Taints:     ${(n.spec.taints ?? []).map((t) => `${t.key}=${t.value}:${t.effect}`).join(', ') || '<none>'}`);
+  console.log(`  Labels:       ${labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const done = Object.keys(n.metadata.annotations ?? {}).filter((k) => k.startsWith('readiness.k8s.io/'));
+  if (done.length) console.log(`  Annotations:  ${done.join(', ')}`);
+  console.log(`  Taints:       ${(n.spec.taints ?? []).map((t) => `${t.key}=${t.value}:${t.effect}`).join(', ') || '<none>'}`);
   const conditions = n.status.conditions.map((c) => [c.type, c.status, c.reason, c.message]);
   console.log(`  Conditions:\n${table([['Type', 'Status', 'Reason', 'Message'], ...conditions])}`);
   const rows = events.map((e) => [e.type, e.reason, e.reportingController, e.note]);
-  console.log(`  Events:${rows.length ? `\n${table([['Type', 'Reason', 'From', 'Message'], ...rows])}` : '     <none>'}`);
+  console.log(`  Events:${rows.length ? `\n${table([['Type', 'Reason', 'From', 'Message'], ...rows])}` : '       <none>'}`);
+  for (const a of controller) console.log(dim(`  (simulated node-readiness-controller, ${a.at.slice(11, 23)}: ${a.what})`));
 }
+
+const shown = (args, text) => {
+  console.log(bold(`\n$ postjoin ${args.join(' ')}`) + (text ? dim(`   # ${text}`) : ''));
+  const r = run(args);
+  process.stdout.write(r.stdout);
+  return r;
+};
 
 try {
   console.log(bold('A simulated EKS node, all on 127.0.0.1:'));
   console.log(`  IMDS ${node.imds}: user data with a postjoin part (examples/demo/userdata.mime), tags (examples/demo/tags.json)`);
   console.log(`  kubelet ${node.kubeletHealthz}: healthy one second after it is first asked`);
   console.log(`  Kubernetes API ${node.apiServer}: the Node ${node.node}, registered with a startup taint`);
+  console.log(`  a simulated node-readiness-controller: its rule removes the taint once postjoin.io/Ready is True`);
+  console.log(dim(`  the agent runs on a copy of examples/demo in ${work}`));
   await showNode('before the first boot');
 
-  console.log(bold(`\n$ postjoin plan --config ${config}`));
-  process.stdout.write(run(['plan', '--config', config]).stdout);
+  shown(['plan', '--config', config]);
 
-  for (const [i, pass] of ['first boot', 'reboot: once tasks are skipped, the Node is told again'].entries()) {
-    await ask('boot');
-    console.log(bold(`\n$ postjoin run`) + dim(`   # ${pass}`));
-    const r = run(['run', '--config', config, '--state-dir', stateDir]);
-    showLogs(r.stdout);
-    console.log(`  exit code ${r.status}`);
-    if (r.status !== 0) process.exitCode = 1;
-    if (i === 0) await showNode('after the first boot');
-  }
-  console.log(dim('\n  The taint stays until node-readiness-controller sees postjoin.io/Ready=True and removes it (packaging/examples/cluster-handoff).'));
+  await ask('boot');
+  console.log(bold(`\n$ postjoin run`) + dim('   # first boot'));
+  const first = await runAgent();
+  showLogs(first.stdout);
+  console.log(`  exit code ${first.status}`);
+  if (first.status !== 0) process.exitCode = 1;
+  await showNode('after the first boot: pods may land now');
 
-  console.log(bold(`\n$ postjoin status --state-dir ${stateDir}`));
-  process.stdout.write(run(['status', '--state-dir', stateDir]).stdout);
-  console.log(`\nState: ${stateDir}/state.json   Files written: /tmp/postjoin-demo/`);
+  await ask('boot', { apiDownAtFinal: true });
+  console.log(bold(`\n$ postjoin run`) + dim('   # reboot: once tasks are skipped; the API server goes down just as the result is reported'));
+  const second = await runAgent();
+  showLogs(second.stdout);
+  console.log(`  exit code ${second.status}`);
+  if (second.status !== 0) process.exitCode = 1;
+
+  shown(['status', '--state-dir', stateDir], 'the result is saved; the report is pending');
+  await ask('api-up');
+  console.log(dim('\n  ... the API server is back. The Node still says what the reboot said first:'));
+  await showNode('the reboot\'s result never reached it');
+  const report = shown(['report', '--config', config, '--state-dir', stateDir], 'on a node, postjoin-report.service runs this itself, with backoff, for up to an hour');
+  if (report.status !== 0) process.exitCode = 1;
+  await showNode('after postjoin report');
+
+  shown(['status', '--state-dir', stateDir]);
+  console.log(`\nState: ${stateDir}/state.json   Files written: ${files}/`);
 } finally {
   world.send({ type: 'stop' });
   world.disconnect();
