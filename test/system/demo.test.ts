@@ -17,7 +17,9 @@ t.test('npm start: the node, the plan, a first boot that frees the node, a reboo
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stderr, '', 'nothing on stderr');
   const out = r.stdout;
-  const [intro, before, plan, first, after, second, pending, stuck, report, delivered, status] = out.split(/^\$ /m);
+  const scenes = out.split(/^\$ /m);
+  t.equal(scenes.length, 11, 'the intro and ten commands');
+  const [intro = '', before = '', plan = '', first = '', after = '', second = '', pending = '', stuck = '', report = '', delivered = '', status = ''] = scenes;
   t.match(intro, /^A simulated EKS node, all on 127\.0\.0\.1:\n  IMDS http:\/\/127\.0\.0\.1:\d+: /, 'no 169.254.169.254: IMDS is the emulator');
   t.match(intro, /simulated node-readiness-controller/, 'the controller is said to be simulated');
   const work = /the agent runs on a copy of examples\/demo in (\S+)/.exec(intro)?.[1];
