@@ -22,8 +22,13 @@ export function backoffDelay(baseMs: number, retryIndex: number, random: () => n
  * first retry waits exactly retryDelay, and `retryDelay: 5m` waits 5m every time rather than 0–30 s.
  */
 export function taskRetryDelay(retryDelayMs: number, retryIndex: number, random: () => number = Math.random): number {
-  const ceiling = Math.max(retryDelayMs, Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2 ** retryIndex));
+  const ceiling = doubledAtLeastBase(retryDelayMs, retryIndex, MAX_RETRY_DELAY_MS);
   return retryDelayMs + Math.floor(random() * (ceiling - retryDelayMs));
+}
+
+/** base·2^n, stopped at `capMs`, but never below `baseMs` itself (a base above the cap is kept, not cut). */
+function doubledAtLeastBase(baseMs: number, retryIndex: number, capMs: number): number {
+  return Math.max(baseMs, Math.min(capMs, baseMs * 2 ** retryIndex));
 }
 
 /**
@@ -32,7 +37,7 @@ export function taskRetryDelay(retryDelayMs: number, retryIndex: number, random:
  * fleet whose API server comes back spread over the ceiling instead of arriving at once.
  */
 export function growingDelay(baseMs: number, retryIndex: number, capMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.max(baseMs, Math.min(capMs, baseMs * 2 ** retryIndex));
+  const ceiling = doubledAtLeastBase(baseMs, retryIndex, capMs);
   return Math.floor(ceiling / 2 + random() * (ceiling / 2));
 }
 
