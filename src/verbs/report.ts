@@ -1,7 +1,6 @@
 import { formatDuration, parseDuration } from '../base/duration.js';
 import { InvalidInput } from '../base/errors.js';
-import { growingDelay } from '../base/retry.js';
-import { sleep } from '../base/sleep.js';
+import { giveUp, growingDelay, retry } from '../base/retry.js';
 import { StopReason } from '../base/stop-reason.js';
 import { readBootId } from '../host/files/instance-identity.js';
 import { createHost } from '../host/host.js';
@@ -25,7 +24,7 @@ const MAX_WAIT_MS = 60_000;
  * once and it dies by that signal, so a unit stopped by systemd is not a failed one; the outcome stays pending.
  */
 export async function run(ctx: VerbContext): Promise<number> {
-  const retry = retryFlags(ctx.values);
+  const retrying = retryFlags(ctx.values);
   const log = createLogger({ fd: 2, level: ctx.logLevel });
   const config = await loadAgentConfig(ctx.configPath, log);
   const notify = createStatusReporter();
@@ -38,46 +37,57 @@ export async function run(ctx: VerbContext): Promise<number> {
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   const host = createHost();
   const started = Date.now();
-  const giveUpAt = started + (retry?.forMs ?? 0);
-  let last: TryResult | undefined;
+  const giveUpAt = started + (retrying?.forMs ?? 0);
   try {
     const bootId = await readBootId();
-    for (let n = 0; ; n++) {
-      notify.status(n === 0 ? 'looking for a pending report of the last run' : 'trying again to send the pending report');
-      last = await tryPendingReport({ stateDir: ctx.stateDir, configPath: ctx.configPath, kubernetes: config.kubernetes, bootId, host, log, stop: stopper.signal });
-      if (signal) break;
-      const node = last.record?.node;
-      if (last.kind !== 'failed') {
-        if (last.kind === 'made' && last.record.error) log.warn({ node }, last.message);
-        else log.info(node ? { node } : {}, last.message);
-        notify.status(last.kind === 'made' ? `reported to Node ${node}` : 'nothing to report');
-        return finish(ctx, last, 0);
-      }
-      const now = Date.now();
-      if (!retry || !last.retry || now >= giveUpAt) {
-        if (!retry || !last.retry) log.warn(node ? { node } : {}, last.message);
-        else {
-          const tries = last.record?.tries ? ` after ${last.record.tries} tries` : '';
-          log.error(
-            { node, tries: last.record?.tries },
-            `gave up after ${formatDuration(retry.forMs)}: the report to Node ${node ?? '?'} is still pending in state.json${tries} (the last: ${last.record?.error ?? last.message}); ` +
-              'the next boot reports again, or run postjoin report (or systemctl start postjoin-report) once the API server is back',
-          );
-          notify.status(`gave up after ${formatDuration(retry.forMs)}: the report is still pending (postjoin status)`);
-        }
-        return finish(ctx, last, 1);
-      }
-      const wait = Math.min(growingDelay(retry.delayMs, n, Math.max(MAX_WAIT_MS, retry.delayMs)), giveUpAt - now);
-      const until = new Date(giveUpAt).toISOString();
-      log.warn({ node, next_try_ms: wait }, `${last.message}; next try in ${formatDuration(wait)} (giving up at ${until})`);
-      const since = last.record?.pendingSince ? `pending since ${last.record.pendingSince}: ` : '';
-      notify.status(`${since}try ${last.record?.tries ?? n + 1} failed; next try in ${formatDuration(wait)}, giving up at ${until}`);
-      await sleep(wait, stopper.signal);
-      if (signal) break;
+    // The one retry loop (base/retry.ts): a try that leaves the report pending throws, and the waits grow.
+    const last = await retry(
+      async (n) => {
+        notify.status(n === 0 ? 'looking for a pending report of the last run' : 'trying again to send the pending report');
+        const r = await tryPendingReport({ stateDir: ctx.stateDir, configPath: ctx.configPath, kubernetes: config.kubernetes, bootId, host, log, stop: stopper.signal });
+        if (r.kind === 'failed' && !signal) throw new StillPending(r);
+        return r;
+      },
+      {
+        signal: stopper.signal,
+        delayMs: (err, n) => {
+          const now = Date.now();
+          if (!(err instanceof StillPending) || !retrying || !err.result.retry || now >= giveUpAt) return giveUp(err);
+          const r = err.result;
+          const wait = Math.min(growingDelay(retrying.delayMs, n, Math.max(MAX_WAIT_MS, retrying.delayMs)), giveUpAt - now);
+          const until = new Date(giveUpAt).toISOString();
+          log.warn({ node: r.record?.node, next_try_ms: wait }, `${r.message}; next try in ${formatDuration(wait)} (giving up at ${until})`);
+          const since = r.record?.pendingSince ? `pending since ${r.record.pendingSince}: ` : '';
+          notify.status(`${since}try ${r.record?.tries ?? n + 1} failed; next try in ${formatDuration(wait)}, giving up at ${until}`);
+          return wait;
+        },
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof StillPending) return err.result;
+      throw err;
+    });
+    const node = last.record?.node;
+    if (signal) {
+      log.warn({ node: node ?? '?' }, `stopped by ${signal}: the report to Node ${node ?? '?'} stays pending in state.json${last.record?.tries ? ` (${last.record.tries} tries so far)` : ''}; the next boot reports again, or run postjoin report`);
+      return 1;
     }
-    const node = last?.record?.node ?? '?';
-    log.warn({ node }, `stopped by ${signal}: the report to Node ${node} stays pending in state.json${last?.record?.tries ? ` (${last.record.tries} tries so far)` : ''}; the next boot reports again, or run postjoin report`);
-    return 1;
+    if (last.kind !== 'failed') {
+      if (last.kind === 'made' && last.record.error) log.warn({ node }, last.message);
+      else log.info(node ? { node } : {}, last.message);
+      notify.status(last.kind === 'made' ? `reported to Node ${node}` : 'nothing to report');
+      return finish(ctx, last, 0);
+    }
+    if (!retrying || !last.retry) log.warn(node ? { node } : {}, last.message);
+    else {
+      const tries = last.record?.tries ? ` after ${last.record.tries} tries` : '';
+      log.error(
+        { node, tries: last.record?.tries },
+        `gave up after ${formatDuration(retrying.forMs)}: the report to Node ${node ?? '?'} is still pending in state.json${tries} (the last: ${last.record?.error ?? last.message}); ` +
+          'the next boot reports again, or run postjoin report (or systemctl start postjoin-report) once the API server is back',
+      );
+      notify.status(`gave up after ${formatDuration(retrying.forMs)}: the report is still pending (postjoin status)`);
+    }
+    return finish(ctx, last, 1);
   } finally {
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
     await Promise.all([notify.flush(), host.close()]);
@@ -118,6 +128,13 @@ function retryFlags(values: VerbContext['values']): { forMs: number; delayMs: nu
     return undefined;
   }
   return { forMs, delayMs: delayMs ?? DEFAULT_RETRY_DELAY_MS };
+}
+
+/** A try that left the report pending: retried while --retry-for lasts. */
+class StillPending extends Error {
+  constructor(readonly result: Extract<TryResult, { kind: 'failed' }>) {
+    super(result.message);
+  }
 }
 
 function usage(message: string): InvalidInput {
