@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { formatDuration } from '../../base/duration.js';
 import { giveUp, retry } from '../../base/retry.js';
+import { quoted } from '../../base/shown-text.js';
 import { VERSION } from '../../base/version.js';
 import { routeFor } from '../http/proxy-env.js';
 import type { ProxyChoice, ProxyRules } from '../http/proxy-rules.js';
@@ -74,13 +75,15 @@ export function createKubeClient(access: ClusterAccess, opts: { proxies?: ProxyR
     }
     return u.token ? { ...base, token: u.token } : base;
   };
+  // One server and one set of proxy rules per client: its route is decided once, on the first request.
+  let routed: Promise<ProxyChoice> | undefined;
 
   return {
     server: access.server,
     async request<T>(req: KubeRequest): Promise<T> {
       const deadline = Date.now() + req.timeoutMs;
       const left = () => Math.max(1, deadline - Date.now());
-      const route = await routeOf(access, opts.proxies);
+      const route = await (routed ??= routeOf(access, opts.proxies));
       if ('refused' in route) throw new KubeApiError(`${req.method} ${req.path}: ${route.refused}`, false);
       // A 401 gets one fresh credential (the exec plugin's token expired early, or the token file rotated).
       return retry(
@@ -112,7 +115,7 @@ export function createKubeClient(access: ClusterAccess, opts: { proxies?: ProxyR
 async function routeOf(access: ClusterAccess, proxies: ProxyRules | undefined): Promise<ProxyChoice> {
   if (!access.proxyUrl || proxies) return routeFor(new URL(access.server), proxies);
   const proxy = (await import('../http/proxy-rules.js')).parseProxyValue(access.proxyUrl, `proxy-url in ${access.path}`);
-  return proxy ? { proxy } : { refused: `proxy-url in ${access.path}: cannot read ${JSON.stringify(access.proxyUrl)} as a proxy URL` };
+  return proxy ? { proxy } : { refused: `proxy-url in ${access.path}: cannot read ${quoted(access.proxyUrl)} as a proxy URL` };
 }
 
 /** The server refused a credential that may have gone stale: get a fresh one and send the request again, once. */
