@@ -58,7 +58,7 @@ export const pullKind = defineKind({
     return spec.images.flatMap((image) => {
       const parsed = parseImageRef(image);
       if (!parsed.ok || allowedByGlobs(parsed.ref.registry, rules.registries)) return [];
-      return [`image "${image}" is from registry "${parsed.ref.registry}", which policy.registries does not allow (${JSON.stringify(rules.registries)})`];
+      return [`image ${quoted(image)} is from registry ${quoted(parsed.ref.registry)}, which policy.registries does not allow (${JSON.stringify(rules.registries)})`];
     });
   },
   run: pullImages,

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { InvalidInput, type Problem } from '../base/errors.js';
+import { quoted } from '../base/shown-text.js';
 import { POSTJOIN_PART_TYPE, parseUserData } from '../sources/userdata-mime.js';
 import { EC2_USER_DATA_LIMIT, GZIP_REFUSAL, karpenterRewriteProblems, karpenterSizeWarning, karpenterTaintFindings } from '../writers/karpenter-userdata.js';
 import { NODECONFIG_PART_TYPE, decodeNodeconfig } from '../writers/nodeconfig.js';
@@ -83,7 +84,7 @@ export async function run(ctx: VerbContext): Promise<number> {
 function chooseTarget(value: unknown, nodeconfigPath: string | undefined): Target {
   if (value === undefined) return nodeconfigPath ? 'launch-template' : 'karpenter';
   if (!TARGETS.includes(value as Target)) {
-    throw new InvalidInput({ source: 'usage', message: `--for is ${TARGETS.join(' or ')}, not ${JSON.stringify(value)}; ${USAGE}` });
+    throw new InvalidInput({ source: 'usage', message: `--for is ${TARGETS.join(' or ')}, not ${quoted(value)}; ${USAGE}` });
   }
   return value as Target;
 }

@@ -1,3 +1,5 @@
+import { quoted } from '../../base/shown-text.js';
+
 /**
  * The part of Go's `url.Parse` that reads a proxy variable's value (`http://user:pw@proxy:3128`, `proxy:3128`,
  * `10.0.0.5:3128`), so that postjoin takes the same proxy from HTTPS_PROXY as the kubelet does, or ignores the same
@@ -32,7 +34,7 @@ function unescape(s: string, mode: 'host' | 'user' | 'path'): { text: string } |
       bytes.push(parseInt(h1 + h2, 16));
       i += 3;
     } else {
-      if (mode === 'host' && b < 0x80 && !HOST_CHARS.test(String.fromCharCode(b))) return { error: `invalid character ${JSON.stringify(String.fromCharCode(b))} in host name` };
+      if (mode === 'host' && b < 0x80 && !HOST_CHARS.test(String.fromCharCode(b))) return { error: `invalid character ${quoted(String.fromCharCode(b))} in host name` };
       bytes.push(b);
       i++;
     }
@@ -47,13 +49,13 @@ function parseHost(host: string): { host: string } | { error: string } {
   if (host.startsWith('[')) {
     const i = host.lastIndexOf(']');
     if (i < 0) return { error: "missing ']' in host" };
-    if (!validOptionalPort(host.slice(i + 1))) return { error: `invalid port ${JSON.stringify(host.slice(i + 1))} after host` };
+    if (!validOptionalPort(host.slice(i + 1))) return { error: `invalid port ${quoted(host.slice(i + 1))} after host` };
     // A zone (%25…) is not valid in an address postjoin could connect to; Go reads it, so it is kept as text.
     const zone = host.slice(0, i).indexOf('%25');
     if (zone >= 0) return { host: host.slice(0, zone) + decodeURIComponentSafe(host.slice(zone, i)) + host.slice(i) };
   } else {
     const i = host.lastIndexOf(':');
-    if (i >= 0 && !validOptionalPort(host.slice(i))) return { error: `invalid port ${JSON.stringify(host.slice(i))} after host` };
+    if (i >= 0 && !validOptionalPort(host.slice(i))) return { error: `invalid port ${quoted(host.slice(i))} after host` };
   }
   const u = unescape(host, 'host');
   return 'error' in u ? u : { host: u.text };

@@ -167,10 +167,10 @@ function checkProxyUrl(v: string, at: PathSegment[], fail: (at: readonly PathSeg
   try {
     u = new URL(v);
   } catch {
-    return fail(at, `${JSON.stringify(v)} is not a URL; expected http://host:port or https://host:port`);
+    return fail(at, `${quoted(v)} is not a URL; expected http://host:port or https://host:port`);
   }
   if (u.protocol === 'socks5:') fail(at, 'is a socks5 proxy, which postjoin does not support; give an http:// or https:// proxy');
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(at, `has the scheme ${JSON.stringify(u.protocol.replace(/:$/, ''))}; expected http:// or https://`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(at, `has the scheme ${quoted(u.protocol.replace(/:$/, ''))}; expected http:// or https://`);
 }
 
 function parseExec(v: unknown, at: PathSegment[], base: string, fail: (at: readonly PathSegment[], m: string) => never): ExecConfig {
