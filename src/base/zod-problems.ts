@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { didYouMean, nearestWords } from './did-you-mean.js';
 import type { Problem } from './errors.js';
+import { isRecord } from './is-record.js';
 import { oneLine, quoted } from './shown-text.js';
 import { formatPath, type PathSegment } from './yaml-documents.js';
 
@@ -100,10 +101,6 @@ function valueAt(input: unknown, path: readonly PathSegment[]): unknown {
     else return undefined;
   }
   return v;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The keys an object schema at `path` knows, looking through optional, default, transform and the like. */

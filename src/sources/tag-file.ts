@@ -1,5 +1,6 @@
 import type { Problem } from '../base/errors.js';
 import { InvalidInput } from '../base/errors.js';
+import { isRecord } from '../base/is-record.js';
 import { parseDocuments, type ParsedDocument } from '../base/yaml-documents.js';
 import { ENABLED_KEY, TAG_KEY_CHARS, TAG_KEY_MAX, TAG_PREFIX, TAG_VALUE_MAX, TAGS_PER_RESOURCE } from './tag-grammar.js';
 
@@ -142,8 +143,4 @@ function plainKey(key: string): boolean {
 /** AWS's own tags (`aws:autoscaling:groupName`): nobody can set them, and they do not count towards the 50. */
 function isAws(key: string): boolean {
   return key.toLowerCase().startsWith('aws:');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,3 +1,5 @@
+import { isRecord } from '../base/is-record.js';
+
 /**
  * The taints a NodeConfig asks the kubelet to register the node with, and which of them the kubelet would drop.
  * nodeadm appends `spec.kubelet.flags` to the kubelet's command line and writes `spec.kubelet.config` to its
@@ -88,5 +90,5 @@ function consequence(dropped: string[]): string {
 const unique = (xs: string[]) => [...new Set(xs)];
 
 function record(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  return isRecord(v) ? v : {};
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidInput, formatProblem } from '../../base/errors.js';
+import { isRecord } from '../../base/is-record.js';
 import { oneLine, quoted } from '../../base/shown-text.js';
 import { formatPath, parseDocuments, type PathSegment } from '../../base/yaml-documents.js';
 
@@ -81,7 +82,7 @@ export async function parseKubeconfig(doc: unknown, path: string, lineOf?: (p: r
     throw new KubeconfigError(path, at, message, lineOf?.(at));
   };
   const base = dirname(path);
-  const root = isObj(doc) ? doc : fail([], 'expected a kubeconfig mapping (apiVersion: v1, kind: Config)');
+  const root = isRecord(doc) ? doc : fail([], 'expected a kubeconfig mapping (apiVersion: v1, kind: Config)');
   const str = (o: Obj, key: string, at: PathSegment[]): string | undefined => {
     const v = o[key];
     if (v === undefined || v === null || v === '') return undefined;
@@ -174,7 +175,7 @@ function checkProxyUrl(v: string, at: PathSegment[], fail: (at: readonly PathSeg
 }
 
 function parseExec(v: unknown, at: PathSegment[], base: string, fail: (at: readonly PathSegment[], m: string) => never): ExecConfig {
-  if (!isObj(v)) return fail(at, 'expected a mapping');
+  if (!isRecord(v)) return fail(at, 'expected a mapping');
   const apiVersion = v.apiVersion;
   if (!(EXEC_API_VERSIONS as readonly unknown[]).includes(apiVersion)) {
     fail([...at, 'apiVersion'], `${quoted(apiVersion ?? null)} is not supported; expected ${EXEC_API_VERSIONS.join(' or ')}`);
@@ -184,7 +185,7 @@ function parseExec(v: unknown, at: PathSegment[], base: string, fail: (at: reado
   const args = v.args ?? [];
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) return fail([...at, 'args'], 'expected a list of strings');
   const env = v.env ?? [];
-  if (!Array.isArray(env) || !env.every((e) => isObj(e) && typeof e.name === 'string' && typeof e.value === 'string')) {
+  if (!Array.isArray(env) || !env.every((e) => isRecord(e) && typeof e.name === 'string' && typeof e.value === 'string')) {
     return fail([...at, 'env'], 'expected a list of {name, value} strings');
   }
   const mode = v.interactiveMode ?? (apiVersion === 'client.authentication.k8s.io/v1' ? undefined : 'IfAvailable');
@@ -206,15 +207,11 @@ function parseExec(v: unknown, at: PathSegment[], base: string, fail: (at: reado
 function named(root: Obj, list: string, name: string, key: string, fail: (at: readonly PathSegment[], m: string) => never): { value: Obj; at: PathSegment[] } {
   const items = root[list];
   if (!Array.isArray(items)) return fail([list], 'expected a list');
-  const i = items.findIndex((e) => isObj(e) && e.name === name);
+  const i = items.findIndex((e) => isRecord(e) && e.name === name);
   if (i === -1) return fail([list], `has no entry named ${quoted(name)}`);
   const value = (items[i] as Obj)[key];
-  if (!isObj(value)) return fail([list, i, key], 'expected a mapping');
+  if (!isRecord(value)) return fail([list, i, key], 'expected a mapping');
   return { value, at: [list, i, key] };
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -239,7 +236,7 @@ export async function readClusterName(path: string): Promise<string | undefined>
   try {
     const doc = parseDocuments(await readFile(path, 'utf8'), 'yaml', `kubeconfig ${path}`)[0]?.value as Obj | undefined;
     const find = (list: unknown, name: unknown): Obj | undefined =>
-      Array.isArray(list) ? (list.find((e) => isObj(e) && e.name === name) as Obj | undefined) : undefined;
+      Array.isArray(list) ? (list.find((e) => isRecord(e) && e.name === name) as Obj | undefined) : undefined;
     const context = find(doc?.contexts, doc?.['current-context'])?.context as Obj | undefined;
     const user = find(doc?.users, context?.user)?.user as Obj | undefined;
     const exec = user?.exec as Obj | undefined;
