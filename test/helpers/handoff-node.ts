@@ -1,7 +1,7 @@
 // A node for `postjoin run` with cluster reporting on, as the unit runs it (the real bundle): a tasks dir, a
 // kubelet healthz stand-in for the readiness gate, and the node's kubeconfig for the Kubernetes API stand-in with
 // an exec credential plugin (a small script printing an ExecCredential, as `aws eks get-token` does on AL2023).
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import type { Test } from 'tap';
 import type { KubeStandIn } from '../emulators/kube-apiserver.js';
 import { startKubeletStub, type KubeletStub } from '../emulators/kubelet-healthz.js';
@@ -92,3 +92,25 @@ export const journal = (r: CliResult) => logLines(r.stdout);
 export const warnings = (r: CliResult) => journal(r).filter((l) => l.level === 'warn').map((l) => String(l.msg));
 /** Lines about the report to the Node (reported / could not report). */
 export const reportLines = (r: CliResult) => journal(r).filter((l) => /report(ed)? .*(to )?Node /.test(String(l.msg)));
+
+/**
+ * A kubelet that bootstraps TLS (Outposts, --bootstrap-kubeconfig): its kubeconfig is not there when the run
+ * starts, and appears once its CSR is approved, before its healthz answers ok. Starts `h.run()` with the kubeconfig
+ * away and the kubelet unhealthy, and waits until the run is polling the kubelet; `writeKubeconfig()` then puts the
+ * kubeconfig in place and turns the kubelet healthy, and the run goes on.
+ */
+export async function runWithLateKubeconfig(h: HandoffNode): Promise<{ running: Promise<CliResult>; writeKubeconfig(): Promise<void> }> {
+  const later = `${h.kubeconfig}.later`;
+  await rename(h.kubeconfig, later);
+  h.kubelet.setHealthy(false);
+  let done = false;
+  const running = h.run().finally(() => (done = true));
+  while (!done && h.kubelet.polls < 3) await new Promise((r) => setTimeout(r, 10));
+  return {
+    running,
+    async writeKubeconfig() {
+      await rename(later, h.kubeconfig);
+      h.kubelet.setHealthy(true);
+    },
+  };
+}

@@ -2,13 +2,13 @@
 // unreadable source (exit 4) happen before readiness, so with reporting on the run waits for readiness first, then
 // reports and exits with the same code; not ready (exit 3) is reported as NotReady; a config that cannot be read
 // cannot be reported at all (the kubeconfig is named in it).
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { startImdsServer } from '../emulators/imds-server.js';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
 import { taskList } from '../helpers/cli.js';
 import { emulatedAwsEnv } from '../helpers/fake-node.js';
-import { eventsOn, handoffNode, journal, oursOn, requestsOf, type HandoffNode } from '../helpers/handoff-node.js';
+import { eventsOn, handoffNode, journal, oursOn, requestsOf, runWithLateKubeconfig, type HandoffNode } from '../helpers/handoff-node.js';
 
 let api: KubeStandIn;
 t.before(async () => {
@@ -50,16 +50,10 @@ t.test('an invalid plan (exit 2): the run waits for readiness, reports False/Inv
 t.test('an invalid plan with enabled: auto before the kubelet has written its kubeconfig (TLS bootstrap): reported once ready, exit 2', async (t) => {
   const h = await handoffNode(t, api);
   await h.task('10.yaml', taskList('  - { name: a, shell: "echo no such kind" }\n'));
-  const later = `${h.kubeconfig}.later`;
-  await rename(h.kubeconfig, later);
-  h.kubelet.setHealthy(false);
-  let done = false;
-  const running = h.run().finally(() => (done = true));
-  while (!done && h.kubelet.polls < 3) await new Promise((r) => setTimeout(r, 10));
+  const late = await runWithLateKubeconfig(h);
   // The kubelet writes its kubeconfig once its CSR is approved, before its healthz answers ok.
-  await rename(later, h.kubeconfig);
-  h.kubelet.setHealthy(true);
-  const r = await running;
+  await late.writeKubeconfig();
+  const r = await late.running;
   t.equal(r.code, 2, r.stdout.slice(-3000));
   t.match(oursOn(api, h.node), [{ status: 'False', reason: 'InvalidPlan' }], 'decided when reporting, after readiness');
   t.match(eventsOn(api, h.node), [{ type: 'Warning', reason: 'PostjoinInvalidPlan' }]);

@@ -2,12 +2,12 @@
 // readiness False/Running, then True/Succeeded or False/TaskFailed with the label and one event; every boot
 // reports again; the kubelet's conditions survive and no taint write or merge patch of conditions is ever sent;
 // lastTransitionTime moves only with the status; `postjoin status` shows whether the report was made.
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import { startKubeApiServer, type KubeStandIn } from '../emulators/kube-apiserver.js';
 import { removeDir, requireReal, run, tempDir, which } from '../harness/index.js';
 import { taskList } from '../helpers/cli.js';
-import { eventsOn, handoffNode, journal, kubeletConditions, oursOn, reportLines, requestsOf, STARTUP_TAINT, warnings } from '../helpers/handoff-node.js';
+import { eventsOn, handoffNode, journal, kubeletConditions, oursOn, reportLines, requestsOf, runWithLateKubeconfig, STARTUP_TAINT, warnings } from '../helpers/handoff-node.js';
 
 let api: KubeStandIn;
 t.before(async () => {
@@ -130,16 +130,10 @@ t.test('enabled: auto is decided when reporting: a kubelet that bootstraps TLS w
   const h = await handoffNode(t, api);
   await h.task('10.yaml', taskList('  - { name: a, exec: { command: /bin/true } }\n'));
   // Not there when the run starts: the kubelet writes it once its CSR is approved, before its healthz answers ok.
-  const later = `${h.kubeconfig}.later`;
-  await rename(h.kubeconfig, later);
-  h.kubelet.setHealthy(false);
-  let done = false;
-  const running = h.run().finally(() => (done = true));
-  while (!done && h.kubelet.polls < 3) await new Promise((r) => setTimeout(r, 10));
+  const late = await runWithLateKubeconfig(h);
   t.equal(requestsOf(api, h.node).length, 0, 'nothing sent while the kubeconfig did not exist');
-  await rename(later, h.kubeconfig);
-  h.kubelet.setHealthy(true);
-  const r = await running;
+  await late.writeKubeconfig();
+  const r = await late.running;
   t.equal(r.code, 0, r.stdout.slice(-2000));
   t.match(oursOn(api, h.node), [{ status: 'True', reason: 'Succeeded' }], 'reported');
   t.equal(eventsOn(api, h.node).length, 1);
